@@ -70,4 +70,20 @@ private:
     uint64_t bytes_ = 0;
 };
 
+// Counts memory held elsewhere (e.g. in a std::vector) as scratch for as
+// long as it lives, so that peak_bytes covers every allocation of an op.
+class ScratchAccount {
+public:
+    ScratchAccount(engram_context& ctx, uint64_t bytes) : ctx_(ctx), bytes_(bytes) {
+        ctx.scratch.add(bytes);
+    }
+    ~ScratchAccount() { ctx_.scratch.sub(bytes_); }
+    ScratchAccount(const ScratchAccount&) = delete;
+    ScratchAccount& operator=(const ScratchAccount&) = delete;
+
+private:
+    engram_context& ctx_;
+    uint64_t bytes_;
+};
+
 }  // namespace engram

@@ -1,183 +1,190 @@
-// cce.cpp — CPU fused linear cross-entropy. FIRST VERSION: straightforward
-// per-token loops (correct, slow); replaced by the tiled GEMM version.
+// cce.cpp — CPU entry points of fused linear cross-entropy: turn the passes'
+// per-token statistics into losses, set up gradient destinations, write the
+// outputs in the caller's layout (ignored tokens get zeros).
 #include "cce.hpp"
 
-#include <cmath>
 #include <cstring>
 #include <vector>
 
 #include "../core/error.hpp"
 #include "../shared/cce_math.h"
-#include "../shared/half.h"
+#include "cce_passes.hpp"
 
 namespace engram::cpu {
 
 namespace {
 
-float load(const void* p, engram_dtype dt, int64_t i) {
-    switch (dt) {
-        case ENGRAM_DTYPE_F16: return f16_to_f32(static_cast<const uint16_t*>(p)[i]);
-        case ENGRAM_DTYPE_BF16: return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
-        default: return static_cast<const float*>(p)[i];
-    }
-}
-
-void store(void* p, engram_dtype dt, int64_t i, float x) {
-    switch (dt) {
-        case ENGRAM_DTYPE_F16: static_cast<uint16_t*>(p)[i] = f32_to_f16(x); break;
-        case ENGRAM_DTYPE_BF16: static_cast<uint16_t*>(p)[i] = f32_to_bf16(x); break;
-        default: static_cast<float*>(p)[i] = x;
-    }
-}
-
-float logit(const CceProblem& p, int64_t row, int64_t col) {
-    float acc = 0.0f;
-    for (int64_t k = 0; k < p.d; ++k)
-        acc += load(p.e, p.dtype, row * p.d + k) * load(p.c, p.dtype, col * p.d + k);
-    if (p.bias) acc += load(p.bias, p.dtype, col);
-    return softcap_apply(acc, p.softcap);
-}
-
+// Per-valid-token statistics from a pass.
 struct TokenStats {
-    LseState lse;
-    float target_logit;
-    float logit_sum;
+    HostScratch m, s, tgt, lsum;
+    TokenStats(CceRun& r, bool with_lsum)
+        : m(r.ctx, 4 * r.count()),
+          s(r.ctx, 4 * r.count()),
+          tgt(r.ctx, 4 * r.count()),
+          lsum(r.ctx, with_lsum ? 4 * r.count() : 0) {}
+    float* lsum_ptr() { return lsum.bytes() ? lsum.as<float>() : nullptr; }
+    float lse(int64_t k) const { return lse_value(LseState{m.as<float>()[k], s.as<float>()[k]}); }
 };
 
-TokenStats token_stats(const CceProblem& p, int64_t row, int32_t target_col) {
-    TokenStats s{lse_empty(), 0.0f, 0.0f};
-    for (int64_t j = 0; j < p.v; ++j) {
-        const float z = logit(p, row, j);
-        s.lse = lse_merge(s.lse, LseState{z, 1.0f});
-        s.logit_sum += z;
-        if (j == target_col) s.target_logit = z;
+// Upstream gradient of each valid token's loss.
+HostScratch upstream(CceRun& r, const float* grad_loss) {
+    const CceProblem& p = r.p;
+    HostScratch buf(r.ctx, 4 * r.count());
+    float* up = buf.as<float>();
+    float scalar = grad_loss && p.reduction != ENGRAM_REDUCTION_NONE ? grad_loss[0] : 1.0f;
+    if (p.reduction == ENGRAM_REDUCTION_MEAN) scalar = r.count() > 0 ? scalar / float(r.count()) : 0.0f;
+    for (int64_t k = 0; k < r.count(); ++k)
+        up[k] = p.reduction == ENGRAM_REDUCTION_NONE && grad_loss ? grad_loss[r.tokens.rows[size_t(k)]]
+                                                                  : scalar;
+    return buf;
+}
+
+// Loss per the reduction, and lse per token (0 for ignored tokens).
+void write_loss(CceRun& r, const TokenStats& st, float* loss, float* lse) {
+    const CceProblem& p = r.p;
+    if (p.reduction == ENGRAM_REDUCTION_NONE) std::memset(loss, 0, sizeof(float) * size_t(p.n));
+    if (lse) std::memset(lse, 0, sizeof(float) * size_t(p.n));
+    double sum = 0.0;  // fixed order: deterministic for a given thread count
+    for (int64_t k = 0; k < r.count(); ++k) {
+        const float l = st.lse(k);
+        const float tok = cce_token_loss(l, st.tgt.as<float>()[k],
+                                         st.lsum.bytes() ? st.lsum.as<float>()[k] : 0.0f,
+                                         p.inv_vocab(), p.smoothing, p.z_loss);
+        const int64_t row = r.tokens.rows[size_t(k)];
+        if (p.reduction == ENGRAM_REDUCTION_NONE) loss[row] = tok;
+        sum += tok;
+        if (lse) lse[row] = l;
     }
-    return s;
+    if (p.reduction == ENGRAM_REDUCTION_SUM) loss[0] = float(sum);
+    if (p.reduction == ENGRAM_REDUCTION_MEAN)
+        loss[0] = r.count() > 0 ? float(sum / double(r.count())) : 0.0f;
 }
 
-float upstream(const CceProblem& p, const float* grad_loss, int64_t row, int64_t valid) {
-    if (p.reduction == ENGRAM_REDUCTION_NONE) return grad_loss ? grad_loss[row] : 1.0f;
-    const float g = grad_loss ? grad_loss[0] : 1.0f;
-    if (p.reduction == ENGRAM_REDUCTION_MEAN) return valid > 0 ? g / float(valid) : 0.0f;
-    return g;
-}
-
-void write_loss(const CceProblem& p, const ValidTokens& vt, const std::vector<float>& token_loss,
-                float* loss) {
-    if (p.reduction == ENGRAM_REDUCTION_NONE) {
-        std::memset(loss, 0, sizeof(float) * size_t(p.n));
-        for (size_t k = 0; k < vt.rows.size(); ++k) loss[vt.rows[k]] = token_loss[k];
-        return;
-    }
-    double sum = 0.0;
-    for (float l : token_loss) sum += l;
-    if (p.reduction == ENGRAM_REDUCTION_MEAN) sum = vt.rows.empty() ? 0.0 : sum / double(vt.rows.size());
-    loss[0] = float(sum);
-}
-
-void forward_impl(engram_context& ctx, const CceProblem& p, const ValidTokens& vt, float* loss,
-                  float* lse_out) {
-    std::vector<float> token_loss(vt.rows.size());
-    std::vector<float> lse(vt.rows.size());
-    ctx.pool->parallel_for(int64_t(vt.rows.size()), 1, [&](int64_t b, int64_t e, int) {
-        for (int64_t k = b; k < e; ++k) {
-            TokenStats s = token_stats(p, vt.rows[k], vt.target_col[k]);
-            lse[k] = lse_value(s.lse);
-            token_loss[k] = cce_token_loss(lse[k], s.target_logit, s.logit_sum, p.inv_vocab(),
-                                           p.smoothing, p.z_loss);
+// Gradient destinations: f32 outputs are accumulated in place (zeroed first);
+// 16-bit outputs get f32 accumulators, rounded once at the end (finish()).
+class GradOutputs {
+public:
+    GradOutputs(CceRun& r, const CceGrads& g) : r_(r), g_(g) {
+        const int64_t v = r.p.v, d = r.p.d;
+        const bool f32 = g.dtype == ENGRAM_DTYPE_F32;
+        if (g.grad_c) {
+            if (!f32) dc_stage_ = HostScratch(r.ctx, 4 * v * d);
+            dest_.dc = f32 ? static_cast<float*>(g.grad_c) : dc_stage_.as<float>();
+            zero(dest_.dc, v * d);
         }
-    });
-    if (loss) write_loss(p, vt, token_loss, loss);
-    if (lse_out) {
-        std::memset(lse_out, 0, sizeof(float) * size_t(p.n));
-        for (size_t k = 0; k < vt.rows.size(); ++k) lse_out[vt.rows[k]] = lse[k];
+        if (g.grad_bias) {
+            if (!f32) db_stage_ = HostScratch(r.ctx, 4 * v);
+            dest_.dbias = f32 ? static_cast<float*>(g.grad_bias) : db_stage_.as<float>();
+            std::memset(dest_.dbias, 0, sizeof(float) * size_t(v));
+        }
+        dest_.grad_e = g.grad_e;
+        dest_.grad_e_dtype = g.dtype;
     }
-}
 
-void backward_impl(engram_context& ctx, const CceProblem& p, const ValidTokens& vt,
-                   const float* lse_in, const float* grad_loss, const CceGrads& g) {
-    const int64_t valid = int64_t(vt.rows.size());
-    std::vector<float> lse(vt.rows.size());
-    if (lse_in) {
-        for (size_t k = 0; k < vt.rows.size(); ++k) lse[k] = lse_in[vt.rows[k]];
-    } else {
-        ctx.pool->parallel_for(valid, 1, [&](int64_t b, int64_t e, int) {
-            for (int64_t k = b; k < e; ++k)
-                lse[k] = lse_value(token_stats(p, vt.rows[k], vt.target_col[k]).lse);
+    const GradDest& dest() const { return dest_; }
+
+    // Rounds staged gradients and zeroes grad_e rows of ignored tokens.
+    void finish() {
+        const CceProblem& p = r_.p;
+        const size_t gs = engram_dtype_size(g_.dtype);
+        if (g_.grad_c && dc_stage_.bytes())
+            r_.ctx.pool->parallel_for(p.v, 64, [&](int64_t a, int64_t b, int) {
+                r_.k.from_f32(dest_.dc + a * p.d, (b - a) * p.d, g_.dtype,
+                              static_cast<char*>(g_.grad_c) + size_t(a * p.d) * gs);
+            });
+        if (g_.grad_bias && db_stage_.bytes()) r_.k.from_f32(dest_.dbias, p.v, g_.dtype, g_.grad_bias);
+        if (g_.grad_e) {
+            size_t k = 0;
+            for (int64_t i = 0; i < p.n; ++i) {
+                if (k < r_.tokens.rows.size() && r_.tokens.rows[k] == i) {
+                    ++k;
+                    continue;
+                }
+                std::memset(static_cast<char*>(g_.grad_e) + size_t(i * p.d) * gs, 0, size_t(p.d) * gs);
+            }
+        }
+    }
+
+private:
+    void zero(float* x, int64_t count) {
+        r_.ctx.pool->parallel_for(count, int64_t(1) << 16, [&](int64_t a, int64_t b, int) {
+            std::memset(x + a, 0, sizeof(float) * size_t(b - a));
         });
     }
-    std::vector<double> de(size_t(p.n * p.d), 0.0), dc(size_t(p.v * p.d), 0.0), db(size_t(p.v), 0.0);
-    uint64_t skipped = 0, total = 0;
-    for (int64_t k = 0; k < valid; ++k) {
-        const int64_t row = vt.rows[k];
-        const float up = upstream(p, grad_loss, row, valid);
-        const CceGradCoef coef = cce_grad_coef(lse[k], p.inv_vocab(), p.smoothing, p.z_loss);
-        for (int64_t j = 0; j < p.v; ++j) {
-            const float z = logit(p, row, j);
-            const float raw = cce_logit_grad(z, lse[k], j == vt.target_col[k], coef);
-            ++total;
-            if (std::fabs(raw) < p.filter_eps) {
-                ++skipped;
-                continue;
-            }
-            const float gz = raw * up * softcap_grad(z, p.softcap);
-            for (int64_t t = 0; t < p.d; ++t) {
-                de[size_t(row * p.d + t)] += double(gz) * load(p.c, p.dtype, j * p.d + t);
-                dc[size_t(j * p.d + t)] += double(gz) * load(p.e, p.dtype, row * p.d + t);
-            }
-            db[size_t(j)] += gz;
-        }
+
+    CceRun& r_;
+    const CceGrads& g_;
+    GradDest dest_;
+    HostScratch dc_stage_, db_stage_;
+};
+
+void record(CceRun& r, const FilterCount* count) {
+    r.ctx.last_op.tokens_valid = uint64_t(r.count());
+    if (count) {
+        r.ctx.last_op.blocks_total = count->total.load();
+        r.ctx.last_op.blocks_skipped = count->skipped.load();
     }
-    if (g.grad_e)
-        for (int64_t i = 0; i < p.n * p.d; ++i) store(g.grad_e, g.dtype, i, float(de[size_t(i)]));
-    if (g.grad_c)
-        for (int64_t i = 0; i < p.v * p.d; ++i) store(g.grad_c, g.dtype, i, float(dc[size_t(i)]));
-    if (g.grad_bias)
-        for (int64_t i = 0; i < p.v; ++i) store(g.grad_bias, g.dtype, i, float(db[size_t(i)]));
-    ctx.last_op.blocks_total = total;
-    ctx.last_op.blocks_skipped = skipped;
 }
 
 }  // namespace
 
 void cce_forward(engram_context& ctx, const CceProblem& p, float* loss, float* lse) {
-    ValidTokens vt = collect_valid_tokens(p);
-    ctx.last_op.tokens_valid = vt.rows.size();
-    forward_impl(ctx, p, vt, loss, lse);
+    CceRun r(ctx, p);
+    TokenStats st(r, p.smoothing > 0.0f);
+    stats_pass(r, st.m.as<float>(), st.s.as<float>(), st.tgt.as<float>(), st.lsum_ptr());
+    write_loss(r, st, loss, lse);
+    record(r, nullptr);
 }
 
 void cce_backward(engram_context& ctx, const CceProblem& p, const float* lse,
                   const float* grad_loss, const CceGrads& grads) {
-    ValidTokens vt = collect_valid_tokens(p);
-    ctx.last_op.tokens_valid = vt.rows.size();
-    backward_impl(ctx, p, vt, lse, grad_loss, grads);
+    CceRun r(ctx, p);
+    HostScratch lse_tok(ctx, 4 * r.count());
+    float* l = lse_tok.as<float>();
+    if (lse) {
+        for (int64_t k = 0; k < r.count(); ++k) l[k] = lse[r.tokens.rows[size_t(k)]];
+    } else {
+        TokenStats st(r, false);
+        stats_pass(r, st.m.as<float>(), st.s.as<float>(), st.tgt.as<float>(), nullptr);
+        for (int64_t k = 0; k < r.count(); ++k) l[k] = st.lse(k);
+    }
+    const HostScratch up = upstream(r, grad_loss);
+    GradOutputs out(r, grads);
+    FilterCount count;
+    grad_pass(r, l, up.as<float>(), out.dest(), count);
+    out.finish();
+    record(r, &count);
 }
 
 void cce_forward_backward(engram_context& ctx, const CceProblem& p, const float* grad_loss,
                           float* loss, float* lse, const CceGrads& grads) {
-    ValidTokens vt = collect_valid_tokens(p);
-    ctx.last_op.tokens_valid = vt.rows.size();
-    std::vector<float> lse_all(size_t(p.n));
-    forward_impl(ctx, p, vt, loss, lse_all.data());
-    if (lse) std::memcpy(lse, lse_all.data(), sizeof(float) * size_t(p.n));
-    backward_impl(ctx, p, vt, lse_all.data(), grad_loss, grads);
+    CceRun r(ctx, p);
+    TokenStats st(r, p.smoothing > 0.0f);
+    const HostScratch up = upstream(r, grad_loss);
+    GradOutputs out(r, grads);
+    FilterCount count;
+    fused_pass(r, up.as<float>(), out.dest(), count, st.m.as<float>(), st.s.as<float>(),
+               st.tgt.as<float>(), st.lsum_ptr());
+    out.finish();
+    write_loss(r, st, loss, lse);
+    record(r, &count);
 }
 
 void cce_shard_forward(engram_context& ctx, const CceProblem& p, float* shard_lse,
                        float* target_logit, float* logit_sum) {
-    ValidTokens vt = collect_valid_tokens(p);
-    ctx.last_op.tokens_valid = vt.rows.size();
+    CceRun r(ctx, p);
+    TokenStats st(r, logit_sum != nullptr);
+    stats_pass(r, st.m.as<float>(), st.s.as<float>(), st.tgt.as<float>(), st.lsum_ptr());
     std::memset(shard_lse, 0, sizeof(float) * size_t(p.n));
     std::memset(target_logit, 0, sizeof(float) * size_t(p.n));
     if (logit_sum) std::memset(logit_sum, 0, sizeof(float) * size_t(p.n));
-    ctx.pool->parallel_for(int64_t(vt.rows.size()), 1, [&](int64_t b, int64_t e, int) {
-        for (int64_t k = b; k < e; ++k) {
-            TokenStats s = token_stats(p, vt.rows[k], vt.target_col[k]);
-            shard_lse[vt.rows[k]] = lse_value(s.lse);
-            target_logit[vt.rows[k]] = s.target_logit;
-            if (logit_sum) logit_sum[vt.rows[k]] = s.logit_sum;
-        }
-    });
+    for (int64_t k = 0; k < r.count(); ++k) {
+        const int64_t row = r.tokens.rows[size_t(k)];
+        shard_lse[row] = st.lse(k);
+        target_logit[row] = st.tgt.as<float>()[k];
+        if (logit_sum) logit_sum[row] = st.lsum.as<float>()[k];
+    }
+    record(r, nullptr);
 }
 
 void cce_shard_combine(int64_t n, int64_t num_shards, int64_t vocab_total,
