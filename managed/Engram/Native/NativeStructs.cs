@@ -1,0 +1,119 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Engram.Native;
+
+// Blittable mirrors of the structs in native/include/engram.h, field for field and
+// in the same order. AbiLayoutTests compares every size and offset with
+// engram_struct_layout() so a drift fails a test instead of corrupting memory.
+
+/// <summary>engram_capabilities.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct EngramCapabilities
+{
+    public uint struct_size;
+    public int abi_version;
+    public int has_cpu;
+    public int cuda_built;
+    public int cuda_device_count;
+    public int cpu_isa;
+    public int cpu_threads;
+    public uint cpu_dtypes;
+    public uint cuda_dtypes;
+    public int reserved;
+    public fixed byte cpu_name[128];
+    public fixed byte cuda_status[128];
+}
+
+/// <summary>engram_device_info.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct EngramDeviceInfo
+{
+    public uint struct_size;
+    public int device;
+    public int sm_count;
+    public int cc_major;
+    public int cc_minor;
+    public int reserved;
+    public ulong total_memory;
+    public ulong free_memory;
+    public fixed byte name[256];
+}
+
+/// <summary>engram_memory_stats.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct EngramMemoryStats
+{
+    public uint struct_size;
+    public int reserved;
+    public ulong current_bytes;
+    public ulong peak_bytes;
+    public ulong allocations;
+}
+
+/// <summary>engram_op_stats.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct EngramOpStats
+{
+    public uint struct_size;
+    public int reserved;
+    public ulong blocks_total;
+    public ulong blocks_skipped;
+    public ulong tokens_valid;
+}
+
+/// <summary>engram_cce_options.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct EngramCceOptions
+{
+    public uint struct_size;
+    public int reduction;
+    public long ignore_index;
+    public float softcap;
+    public float label_smoothing;
+    public float z_loss;
+    public float filter_eps;
+    public int check_targets;
+    public int reserved;
+}
+
+/// <summary>engram_cce_inputs.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct EngramCceInputs
+{
+    public uint struct_size;
+    public int dtype;
+    public int target_dtype;
+    public int reserved;
+    public long n;
+    public long d;
+    public long v;
+    public long vocab_start;
+    public long vocab_total;
+    public void* e;
+    public void* c;
+    public void* bias;
+    public void* targets;
+}
+
+/// <summary>engram_cce_grads.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct EngramCceGrads
+{
+    public uint struct_size;
+    public int dtype;
+    public void* grad_e;
+    public void* grad_c;
+    public void* grad_bias;
+}
+
+/// <summary>Reads the NUL-terminated UTF-8 text of a fixed char array.</summary>
+internal static class FixedText
+{
+    public static unsafe string Read(byte* chars, int capacity)
+    {
+        var span = new ReadOnlySpan<byte>(chars, capacity);
+        int end = span.IndexOf((byte)0);
+        return System.Text.Encoding.UTF8.GetString(end < 0 ? span : span[..end]);
+    }
+}
