@@ -48,7 +48,7 @@ public static class BackendSelector
             case EngramBackend.NativeCuda:
                 if (!EngramLibrary.TryLoad(out string error)) return new(backend, false, error);
                 var caps = EngramLibrary.Capabilities;
-                if (!caps.CudaBuilt) return new(backend, false, "libengram was built without the CUDA backend (" + caps.CudaStatus + ")");
+                if (!caps.CudaBuilt) return new(backend, false, caps.CudaStatus.Length > 0 ? caps.CudaStatus : "libengram was built without CUDA");
                 if (caps.CudaDeviceCount == 0) return new(backend, false, "no CUDA device: " + caps.CudaStatus);
                 return new(backend, true, EngramLibrary.CudaDevice(0).Name);
             case EngramBackend.IlgpuGpu:

@@ -17,13 +17,15 @@ public sealed record IlgpuDeviceDescription(string Type, string Name, long Memor
 /// <summary>Finds and opens ILGPU accelerators for the fallback backend.</summary>
 public static class IlgpuAccelerators
 {
-    private static readonly Lazy<IReadOnlyList<IlgpuDeviceDescription>> s_gpus = new(() => Describe(GpuContext));
+    private static readonly Lazy<IReadOnlyList<IlgpuDeviceDescription>> s_gpus =
+        new(() => Describe(GpuContext, d => d.AcceleratorType is AcceleratorType.Cuda or AcceleratorType.OpenCL));
 
     /// <summary>ILGPU's CUDA and OpenCL devices on this machine (cached; empty when there are none).</summary>
     public static IReadOnlyList<IlgpuDeviceDescription> Gpus => s_gpus.Value;
 
     /// <summary>Every accelerator ILGPU can use: its GPUs and its CPU simulator.</summary>
-    public static IReadOnlyList<IlgpuDeviceDescription> All() => [.. Gpus, .. Describe(CpuContext)];
+    public static IReadOnlyList<IlgpuDeviceDescription> All() =>
+        [.. Gpus, .. Describe(CpuContext, d => d.AcceleratorType == AcceleratorType.CPU).Take(1)];
 
     /// <summary>Why there is no ILGPU GPU, or null when there is one.</summary>
     public static string? GpuUnavailableReason() =>
@@ -54,12 +56,12 @@ public static class IlgpuAccelerators
         return (context, context.CreateCPUAccelerator(0));
     }
 
-    private static IReadOnlyList<IlgpuDeviceDescription> Describe(Func<Context> create)
+    private static IReadOnlyList<IlgpuDeviceDescription> Describe(Func<Context> create, Func<Device, bool> keep)
     {
         try
         {
             using var context = create();
-            return context.Devices
+            return context.Devices.Where(keep)
                 .Select(d => new IlgpuDeviceDescription(d.AcceleratorType.ToString(), d.Name, d.MemorySize,
                     d.NumMultiprocessors, d.MaxNumThreadsPerGroup))
                 .ToList();

@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using System.Globalization;
+using Engram.Native;
+
+namespace Engram.Cli.Bench;
+
+/// <summary>The arguments of one `engram-bench cce` run.</summary>
+/// <param name="Backend">cpu or cuda.</param>
+/// <param name="N">Tokens.</param>
+/// <param name="V">Vocabulary.</param>
+/// <param name="D">Hidden size.</param>
+/// <param name="DType">f32, f16 or bf16.</param>
+/// <param name="Reps">Timed repetitions.</param>
+/// <param name="JsonPath">Where the driver writes its JSON.</param>
+public sealed record BenchRequest(string Backend, long N, long V, long D, string DType, int Reps, string JsonPath)
+{
+    /// <summary>The driver's command line: cce --backend B --n N --v V --d D --dtype T --reps R --json OUT.</summary>
+    public IReadOnlyList<string> Arguments =>
+    [
+        "cce", "--backend", Backend, "--n", I(N), "--v", I(V), "--d", I(D), "--dtype", DType, "--reps", I(Reps),
+        "--json", JsonPath,
+    ];
+
+    private static string I(long x) => x.ToString(CultureInfo.InvariantCulture);
+}
+
+/// <summary>Finds and runs the native benchmark driver `engram-bench` (perf/native/, built beside libengram).</summary>
+public static class BenchDriver
+{
+    /// <summary>Environment variable naming the driver executable.</summary>
+    public const string EnvironmentVariable = "ENGRAM_BENCH";
+
+    private static string FileName => OperatingSystem.IsWindows() ? "engram-bench.exe" : "engram-bench";
+
+    /// <summary>Where the driver is looked for, in order: ENGRAM_BENCH, next to the CLI, the build directory.</summary>
+    public static IEnumerable<string> Candidates()
+    {
+        if (Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } env) yield return env;
+        yield return Path.Combine(AppContext.BaseDirectory, FileName);
+        if (NativeLibraryResolver.BuildNativeDir() is { } lib)
+            yield return Path.GetFullPath(Path.Combine(lib, "..", "bin", FileName));
+        // A checkout's default build directory, found by walking up from the CLI.
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "CMakeLists.txt")) && Directory.Exists(Path.Combine(dir.FullName, "native")))
+            {
+                yield return Path.Combine(dir.FullName, "build", "bin", FileName);
+                break;
+            }
+        }
+    }
+
+    /// <summary>The driver's path, or null with the list of places tried.</summary>
+    public static string? Find(out IReadOnlyList<string> tried)
+    {
+        var list = new List<string>();
+        tried = list;
+        foreach (string c in Candidates())
+        {
+            list.Add(c);
+            if (File.Exists(c)) return c;
+        }
+        return null;
+    }
+
+    /// <summary>The message when the driver is missing.</summary>
+    public static string NotFoundMessage(IReadOnlyList<string> tried) =>
+        "the native benchmark driver engram-bench was not found. Looked in:" + Environment.NewLine +
+        string.Join(Environment.NewLine, tried.Select(t => "  - " + t)) + Environment.NewLine +
+        "Build it with ./build.sh (it is built beside libengram as build/bin/engram-bench), " +
+        $"or set {EnvironmentVariable} to its path.";
+
+    /// <summary>
+    /// Runs the driver, passing its progress output (stdout and stderr) to <paramref name="log"/>; returns
+    /// its exit code.
+    /// </summary>
+    public static int Run(string driver, BenchRequest request, TextWriter log)
+    {
+        var psi = new ProcessStartInfo(driver)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string a in request.Arguments) psi.ArgumentList.Add(a);
+        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {driver}");
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) log.WriteLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) log.WriteLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        process.WaitForExit();
+        return process.ExitCode;
+    }
+}

@@ -1,0 +1,57 @@
+using System.Text.Json;
+
+namespace Engram.Cli.Bench;
+
+/// <summary>A benchmark JSON file that does not follow docs/bench-json.md.</summary>
+public sealed class BenchFormatException(string message) : Exception(message);
+
+/// <summary>Reads and checks benchmark JSON.</summary>
+public static class BenchJson
+{
+    /// <summary>The schema this reader understands.</summary>
+    public const string Schema = "engram-bench/1";
+
+    /// <summary>Reads a file.</summary>
+    /// <exception cref="BenchFormatException">Not JSON, another schema, or a case missing a required field.</exception>
+    public static BenchReport Load(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"benchmark JSON not found: {path}", path);
+        return Parse(File.ReadAllText(path), path);
+    }
+
+    /// <summary>Parses text; <paramref name="source"/> names it in messages.</summary>
+    public static BenchReport Parse(string text, string source = "input")
+    {
+        BenchReport? report;
+        try
+        {
+            report = JsonSerializer.Deserialize<BenchReport>(text, Json.Options);
+        }
+        catch (JsonException e)
+        {
+            throw new BenchFormatException($"{source}: not valid benchmark JSON: {e.Message}");
+        }
+        if (report is null) throw new BenchFormatException($"{source}: empty document");
+        if (report.Schema is not null && report.Schema != Schema)
+            throw new BenchFormatException($"{source}: schema '{report.Schema}', expected '{Schema}'");
+        for (int i = 0; i < report.Cases.Count; i++) Check(report.Cases[i], $"{source}: cases[{i}]");
+        return report;
+    }
+
+    private static void Check(BenchCase c, string where)
+    {
+        var missing = new List<string>();
+        if (string.IsNullOrEmpty(c.Op)) missing.Add("op");
+        if (string.IsNullOrEmpty(c.Impl)) missing.Add("impl");
+        if (string.IsNullOrEmpty(c.Backend)) missing.Add("backend");
+        if (c.Shape is null) missing.Add("shape");
+        if (string.IsNullOrEmpty(c.Dtype)) missing.Add("dtype");
+        if (c.MedianMs is null) missing.Add("median_ms");
+        if (c.MinMs is null) missing.Add("min_ms");
+        if (c.MaxMs is null) missing.Add("max_ms");
+        if (c.PeakExtraBytes is null) missing.Add("peak_extra_bytes");
+        if (c.MaxAbsErr is null) missing.Add("max_abs_err");
+        if (missing.Count > 0) throw new BenchFormatException($"{where}: missing {string.Join(", ", missing)}");
+        if (c.MedianMs <= 0) throw new BenchFormatException($"{where}: median_ms must be positive, got {c.MedianMs}");
+    }
+}

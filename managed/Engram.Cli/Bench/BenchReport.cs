@@ -1,0 +1,160 @@
+using System.Text.Json;
+
+namespace Engram.Cli.Bench;
+
+// The benchmark JSON of docs/bench-json.md (schema "engram-bench/1"), written by the native
+// driver engram-bench and the PyTorch peer scripts. Optional fields are nullable.
+
+/// <summary>One benchmark run.</summary>
+public sealed record BenchReport
+{
+    /// <summary>"engram-bench/1".</summary>
+    public string? Schema { get; init; }
+
+    /// <summary>When the run was made (ISO 8601 UTC).</summary>
+    public string? CreatedUtc { get; init; }
+
+    /// <summary>libengram version of the run.</summary>
+    public string? EngramVersion { get; init; }
+
+    /// <summary>The machine.</summary>
+    public BenchMachine? Machine { get; init; }
+
+    /// <summary>This machine's measured limits.</summary>
+    public BenchLimits? Limits { get; init; }
+
+    /// <summary>What the inputs looked like.</summary>
+    public BenchInputs? Inputs { get; init; }
+
+    /// <summary>The measured cases.</summary>
+    public List<BenchCase> Cases { get; init; } = [];
+}
+
+/// <summary>The machine of a run.</summary>
+public sealed record BenchMachine
+{
+    /// <summary>CPU name.</summary>
+    public string? Cpu { get; init; }
+
+    /// <summary>Worker threads.</summary>
+    public int? CpuThreads { get; init; }
+
+    /// <summary>Vector ISA in use.</summary>
+    public string? Isa { get; init; }
+
+    /// <summary>GPU name (a string, an object, or null).</summary>
+    public JsonElement? Gpu { get; init; }
+}
+
+/// <summary>The machine's measured limits, probed in the same run.</summary>
+public sealed record BenchLimits
+{
+    /// <summary>Memory bandwidth in GB/s.</summary>
+    public double? BandwidthGbs { get; init; }
+
+    /// <summary>How bandwidth was measured.</summary>
+    public string? BandwidthProbe { get; init; }
+
+    /// <summary>GEMM throughput in GFLOP/s.</summary>
+    public double? GemmGflops { get; init; }
+
+    /// <summary>How GEMM throughput was measured.</summary>
+    public string? GemmProbe { get; init; }
+}
+
+/// <summary>The benchmark inputs.</summary>
+public sealed record BenchInputs
+{
+    /// <summary>"peaked" (trained-model-like softmax) or "uniform".</summary>
+    public string? Kind { get; init; }
+
+    /// <summary>Mean softmax entropy per token, nats.</summary>
+    public double? MeanEntropyNats { get; init; }
+}
+
+/// <summary>A problem shape.</summary>
+public sealed record BenchShape
+{
+    /// <summary>Tokens.</summary>
+    public long N { get; init; }
+
+    /// <summary>Vocabulary.</summary>
+    public long V { get; init; }
+
+    /// <summary>Hidden size.</summary>
+    public long D { get; init; }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{N}x{V}x{D}";
+}
+
+/// <summary>One measured case.</summary>
+public sealed record BenchCase
+{
+    /// <summary>cce_forward or cce_forward_backward.</summary>
+    public string? Op { get; init; }
+
+    /// <summary>engram, naive, or a peer (torch).</summary>
+    public string? Impl { get; init; }
+
+    /// <summary>exact, fused, filtered; materialized for naive and peers.</summary>
+    public string? Variant { get; init; }
+
+    /// <summary>cpu or cuda.</summary>
+    public string? Backend { get; init; }
+
+    /// <summary>n, v, d.</summary>
+    public BenchShape? Shape { get; init; }
+
+    /// <summary>f32, f16, bf16.</summary>
+    public string? Dtype { get; init; }
+
+    /// <summary>Timed repetitions.</summary>
+    public int? Reps { get; init; }
+
+    /// <summary>Median wall time per call, ms.</summary>
+    public double? MedianMs { get; init; }
+
+    /// <summary>Fastest call, ms.</summary>
+    public double? MinMs { get; init; }
+
+    /// <summary>Slowest call, ms.</summary>
+    public double? MaxMs { get; init; }
+
+    /// <summary>Peak memory allocated beyond inputs and outputs.</summary>
+    public double? PeakExtraBytes { get; init; }
+
+    /// <summary>Max absolute error against a float64 reference on sampled tokens.</summary>
+    public double? MaxAbsErr { get; init; }
+
+    /// <summary>Floating-point operations per call.</summary>
+    public double? Flops { get; init; }
+
+    /// <summary>Bytes moved per call.</summary>
+    public double? BytesMoved { get; init; }
+
+    /// <summary>Achieved GFLOP/s.</summary>
+    public double? Gflops { get; init; }
+
+    /// <summary>Achieved GB/s.</summary>
+    public double? Gbs { get; init; }
+
+    /// <summary>gflops / limits.gemm_gflops.</summary>
+    public double? FracOfGemmProbe { get; init; }
+
+    /// <summary>gbs / limits.bandwidth_gbs.</summary>
+    public double? FracOfBandwidth { get; init; }
+
+    /// <summary>median_ms / the naive case's median_ms.</summary>
+    public double? VsNaive { get; init; }
+
+    /// <summary>Gradient filter threshold used.</summary>
+    public double? FilterEps { get; init; }
+
+    /// <summary>Fraction of logit blocks the filter skipped.</summary>
+    public double? BlocksSkippedFrac { get; init; }
+
+    /// <summary>The key `engram compare` matches cases on: (op, impl, variant, backend, shape, dtype).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string Key => $"{Op} {Impl} {Variant ?? "-"} {Backend} {Shape} {Dtype}";
+}
