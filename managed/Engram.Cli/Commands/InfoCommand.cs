@@ -100,7 +100,8 @@ public static class InfoCommand
             console.Write(t);
             var b = new Table().AddColumns("backend", "available", "runs on / why not");
             foreach (var p in r.Backends)
-                b.AddRow(BackendNames.Name(p.Backend), p.Available ? "[green]yes[/]" : "[grey]no[/]", Markup.Escape(p.Detail));
+                b.AddRow(BackendNames.Name(p.Backend), p.Available ? "[green]yes[/]" : "[grey]no[/]",
+                    Markup.Escape(p.Detail.Split('\n')[0].TrimEnd()));
             console.Write(b);
         }
         console.MarkupLine($"[bold]Auto[/]      picks {Markup.Escape(r.AutoBackend ?? "nothing (no backend available)")} " +

@@ -20,11 +20,12 @@ internal sealed class IlgpuCceBackend : ICceBackend
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>,
         ArrayView<float>, CceKernelParams> _forward;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>,
-        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<long>, CceKernelParams> _gradE;
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, CceKernelParams> _gradE;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>,
         ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, CceKernelParams> _gradC;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>,
         ArrayView<float>, int, CceKernelParams> _combine;
+    private readonly Lock _gate = new(); // calls on one context are serialised, as in libengram
     private OpStats _lastOp;
 
     public IlgpuCceBackend(Context context, Accelerator accelerator)
@@ -39,7 +40,7 @@ internal sealed class IlgpuCceBackend : ICceBackend
         _forward = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>,
             ArrayView<float>, CceKernelParams>(IlgpuCceKernels.Forward);
         _gradE = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>,
-            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<long>, CceKernelParams>(IlgpuCceKernels.GradE);
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, CceKernelParams>(IlgpuCceKernels.GradE);
         _gradC = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>,
             ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, CceKernelParams>(IlgpuCceKernels.GradC);
         _combine = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>,
@@ -57,6 +58,7 @@ internal sealed class IlgpuCceBackend : ICceBackend
 
     public void Forward(in CceHostProblem p, CceOptions o, Span<float> loss, Span<float> lse)
     {
+        using var gate = _gate.EnterScope();
         using var dev = Upload(p, o);
         float[] stats = RunForward(dev);
         int n = dev.Params.N;
@@ -68,6 +70,7 @@ internal sealed class IlgpuCceBackend : ICceBackend
     public void Backward(in CceHostProblem p, CceOptions o, ReadOnlySpan<float> lse, ReadOnlySpan<float> gradLoss,
         in CceHostGrads g)
     {
+        using var gate = _gate.EnterScope();
         using var dev = Upload(p, o);
         float[] tokenLse = lse.IsEmpty ? RunForward(dev)[..dev.Params.N] : lse.ToArray();
         RunBackward(dev, o, tokenLse, gradLoss, g);
@@ -76,6 +79,7 @@ internal sealed class IlgpuCceBackend : ICceBackend
     public void ForwardBackward(in CceHostProblem p, CceOptions o, ReadOnlySpan<float> gradLoss, Span<float> loss,
         Span<float> lse, in CceHostGrads g)
     {
+        using var gate = _gate.EnterScope();
         using var dev = Upload(p, o);
         float[] stats = RunForward(dev);
         int n = dev.Params.N;
@@ -87,6 +91,7 @@ internal sealed class IlgpuCceBackend : ICceBackend
     public void ShardForward(in CceHostProblem p, CceOptions o, Span<float> shardLse, Span<float> targetLogit,
         Span<float> logitSum)
     {
+        using var gate = _gate.EnterScope();
         using var dev = Upload(p, o);
         float[] stats = RunForward(dev);
         int n = dev.Params.N;
@@ -100,6 +105,7 @@ internal sealed class IlgpuCceBackend : ICceBackend
         ReadOnlySpan<float> targetLogit, ReadOnlySpan<float> logitSum, ReadOnlySpan<byte> targets,
         EngramDType targetDType, CceOptions o, Span<float> loss, Span<float> lse)
     {
+        using var gate = _gate.EnterScope();
         var shape = new CceShape(n, 1, vocabTotal);
         int[] col = IlgpuTargets.Columns(targets, targetDType, shape, o, out int valid);
         int[] isValid = Array.ConvertAll(col, x => x == IlgpuCceKernels.Ignored ? 0 : 1);
@@ -162,17 +168,21 @@ internal sealed class IlgpuCceBackend : ICceBackend
         float[] upstream = Upstream(o, dev.HostCol, dev.Valid, gradLoss);
         var dLse = dev.Scope.Upload<float>(tokenLse);
         var dUp = dev.Scope.Upload<float>(upstream);
-        var counters = dev.Scope.Zeros<long>(2);
+        var counts = dev.Scope.Zeros<int>(2L * prm.N);
         ulong visited = 0, skipped = 0;
         if (!g.E.IsEmpty)
         {
             var gradE = dev.Scope.Zeros<float>((long)prm.N * prm.D);
             _gradE(new KernelConfig(prm.N, _groupSize), dev.E.View, dev.C.View, dev.Bias.View, dev.Col.View,
-                dLse.View, dUp.View, gradE.View, counters.View, prm);
+                dLse.View, dUp.View, gradE.View, counts.View, prm);
             _accelerator.Synchronize();
             DTypes.FromSingle(gradE.GetAsArray1D(), g.DType, g.E);
-            long[] count = counters.GetAsArray1D();
-            (visited, skipped) = ((ulong)count[0], (ulong)count[1]);
+            int[] perToken = counts.GetAsArray1D();
+            for (int i = 0; i < prm.N; i++)
+            {
+                visited += (ulong)perToken[i];
+                skipped += (ulong)perToken[prm.N + i];
+            }
         }
         if (!g.C.IsEmpty || !g.Bias.IsEmpty)
         {

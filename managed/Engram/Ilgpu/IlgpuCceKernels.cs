@@ -24,8 +24,8 @@ internal struct CceKernelParams
 /// the host when the targets are checked): col[i] = -2 ignored token, -1 target in another shard,
 /// otherwise the target's column in this shard.
 ///
-/// Parallel layout, chosen so that no kernel needs atomics on gradients (deterministic results and
-/// no float atomics, which ILGPU's OpenCL backend lacks on many devices):
+/// Parallel layout, chosen so that no kernel needs atomics (deterministic results, and no float or
+/// 64-bit atomics, which many OpenCL devices lack):
 ///  - Forward: one group per token; each thread sweeps columns j = tid, tid + G, ... with its own online
 ///    log-sum-exp, then the group merges the partial states in shared memory (tree reduction).
 ///  - dE: one group per token; per block of G columns the threads compute the G logit gradients into
@@ -146,20 +146,31 @@ internal static class IlgpuCceKernels
 
     /// <summary>
     /// dE row of token i (one group each), accumulated in fp32 into gradE (zeroed by the caller).
-    /// counters[0] += logits visited, counters[1] += logits skipped by the filter.
+    /// counts[i] = logits visited, counts[n + i] = logits skipped by the filter (summed on the host: no
+    /// 64-bit atomics, which some OpenCL devices lack).
     /// </summary>
     public static void GradE(ArrayView<float> e, ArrayView<float> c, ArrayView<float> bias, ArrayView<int> col,
-        ArrayView<float> lse, ArrayView<float> upstream, ArrayView<float> gradE, ArrayView<long> counters,
+        ArrayView<float> lse, ArrayView<float> upstream, ArrayView<float> gradE, ArrayView<int> counts,
         CceKernelParams p)
     {
         int i = Grid.IdxX;
         int tid = Group.IdxX;
         int groupSize = Group.DimX;
         var sGrad = SharedMemory.Allocate<float>(MaxGroupSize);
+        var sVisited = SharedMemory.Allocate<int>(MaxGroupSize);
+        var sSkipped = SharedMemory.Allocate<int>(MaxGroupSize);
         int target = col[i];
-        if (target == Ignored) return;
+        if (target == Ignored)
+        {
+            if (tid == 0)
+            {
+                counts[i] = 0;
+                counts[p.N + i] = 0;
+            }
+            return; // uniform across the group
+        }
         float tokenLse = lse[i], up = upstream[i];
-        long skipped = 0, visited = 0;
+        int skipped = 0, visited = 0;
         long rowOffset = (long)i * p.D;
         for (int j0 = 0; j0 < p.V; j0 += groupSize)
         {
@@ -184,8 +195,23 @@ internal static class IlgpuCceKernels
             }
             Group.Barrier();
         }
-        Atomic.Add(ref counters[0], visited);
-        Atomic.Add(ref counters[1], skipped);
+        sVisited[tid] = visited;
+        sSkipped[tid] = skipped;
+        Group.Barrier();
+        for (int stride = groupSize / 2; stride > 0; stride /= 2)
+        {
+            if (tid < stride)
+            {
+                sVisited[tid] += sVisited[tid + stride];
+                sSkipped[tid] += sSkipped[tid + stride];
+            }
+            Group.Barrier();
+        }
+        if (tid == 0)
+        {
+            counts[i] = sVisited[0];
+            counts[p.N + i] = sSkipped[0];
+        }
     }
 
     /// <summary>

@@ -34,7 +34,7 @@ public static class NativeLibraryResolver
     {
         if (name != NativeMethods.Library) return 0;
         var tried = new List<string>();
-        foreach (string candidate in Candidates())
+        foreach (string candidate in Candidates().Select(Path.GetFullPath).Distinct())
         {
             tried.Add(candidate);
             if (File.Exists(candidate) && NativeLibrary.TryLoad(candidate, out nint handle))
