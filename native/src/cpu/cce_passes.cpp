@@ -157,15 +157,14 @@ struct WorkerGrads {
           skip(r.ctx, m_pad / r.k.nr) {}
 };
 
-// Logits of tile t for block b into zt, bias and softcap applied.
-const float* logits_into(CceRun& r, WorkerTiles& w, Tile t, const float* panels, Block b,
-                         float* zt) {
-    const float* crow = tile_rows(r, t, w.ctile.as<float>());
+// Logits of tile t (classifier rows crow, f32) for block b into zt, bias and
+// softcap applied; the block's target rows in the tile into w.tgt_row.
+void logits_into(CceRun& r, WorkerTiles& w, Tile t, const float* crow, const float* panels,
+                 Block b, float* zt) {
     r.k.logits_tile(crow, t.rows, r.p.d, panels, b.m_pad, zt, w.apack.as<float>());
     r.k.tile_transform(zt, t.rows, b.m_pad, r.bias_f32() ? r.bias_f32() + t.start : nullptr,
                        r.p.softcap);
     target_rows(r, b, t, w.tgt_row.as<int32_t>());
-    return crow;
 }
 
 void stats_tile(CceRun& r, WorkerTiles& w, RunningStats& st, Tile t, Block b, const float* zt) {
@@ -280,9 +279,10 @@ void stats_pass(CceRun& r, float* m, float* s, float* tgt, float* lsum) {
         });
         for (RunningStats& x : st) x.reset(b.m_pad);
         for_each_tile(r, [&](int w, Tile t) {
-            float* zt = wt[size_t(w)].zt.as<float>();
-            logits_into(r, wt[size_t(w)], t, panels.as<float>(), b, zt);
-            stats_tile(r, wt[size_t(w)], st[size_t(w)], t, b, zt);
+            WorkerTiles& x = wt[size_t(w)];
+            float* zt = x.zt.as<float>();
+            logits_into(r, x, t, tile_rows(r, t, x.ctile.as<float>()), panels.as<float>(), b, zt);
+            stats_tile(r, x, st[size_t(w)], t, b, zt);
         });
         merge_stats(st, b, m, s, tgt, lsum);
     }
@@ -311,13 +311,19 @@ void grad_pass(CceRun& r, const float* lse, const float* up, const GradDest& dst
         for_each_tile(r, [&](int w, Tile t) {
             WorkerTiles& x = wt[size_t(w)];
             float* zt = x.zt.as<float>();
-            const float* crow = logits_into(r, x, t, panels.as<float>(), b, zt);
+            const float* crow = tile_rows(r, t, x.ctile.as<float>());
+            logits_into(r, x, t, crow, panels.as<float>(), b, zt);
             grad_tile(r, x, wg[size_t(w)], co, t, b, zt, crow, rows.as<float>(), dst, count);
         });
         if (dst.grad_e) write_grad_e(r, wg, b, dst);
     }
 }
 
+// Software-pipelined over chunks: while a worker holds a classifier tile in
+// cache, it finishes chunk c's gradients for that tile and then computes
+// chunk c+1's logits for it into the same region of the logits buffer. Every
+// logit is computed once, C is read once per chunk, and the buffer holds one
+// chunk's logits over the whole vocabulary.
 void fused_pass(CceRun& r, const float* up, const GradDest& dst, FilterCount& count, float* m,
                 float* s, float* tgt, float* lsum) {
     if (r.count() == 0) return;
@@ -327,8 +333,10 @@ void fused_pass(CceRun& r, const float* up, const GradDest& dst, FilterCount& co
     const int64_t mc = std::clamp<int64_t>(by_budget, nr, kGradBlockTokens);
     const int64_t m_pad_max = round_up(std::min(mc, r.count()), nr);
     HostScratch logits(r.ctx, 4 * tiles * tile_pad * m_pad_max);
-    HostScratch rows(r.ctx, 4 * (m_pad_max * d + nr));
-    HostScratch panels(r.ctx, 4 * m_pad_max * d);
+    HostScratch rows[2] = {HostScratch(r.ctx, 4 * (m_pad_max * d + nr)),
+                           HostScratch(r.ctx, 4 * (m_pad_max * d + nr))};
+    HostScratch panels[2] = {HostScratch(r.ctx, 4 * m_pad_max * d),
+                             HostScratch(r.ctx, 4 * m_pad_max * d)};
     HostScratch lse(r.ctx, 4 * r.count());
     BlockCoefs co(r.ctx, m_pad_max);
     std::vector<WorkerTiles> wt;
@@ -339,30 +347,51 @@ void fused_pass(CceRun& r, const float* up, const GradDest& dst, FilterCount& co
         wg.emplace_back(r, m_pad_max, dst.grad_e != nullptr);
         st.emplace_back(r.ctx, m_pad_max, lsum != nullptr);
     }
-    for (int64_t begin = 0; begin < r.count(); begin += mc) {
-        const Block b = block_at(r, begin, mc);
-        auto zt_of = [&](Tile t) { return logits.as<float>() + t.index * tile_pad * b.m_pad; };
-        prepare_block(r, b, rows.as<float>(), panels.as<float>());
-        for (RunningStats& x : st) x.reset(b.m_pad);
-        // Pass over the vocabulary 1: logits of the chunk, kept, and their lse.
-        for_each_tile(r, [&](int w, Tile t) {
-            logits_into(r, wt[size_t(w)], t, panels.as<float>(), b, zt_of(t));
-            stats_tile(r, wt[size_t(w)], st[size_t(w)], t, b, zt_of(t));
-        });
+    auto region = [&](Tile t) { return logits.as<float>() + t.index * tile_pad * m_pad_max; };
+    // Statistics of a chunk whose logits are complete: lse and the
+    // coefficients its gradient tiles need.
+    auto finish_stats = [&](Block b) {
         merge_stats(st, b, m, s, tgt, lsum);
         for (int64_t i = 0; i < b.m; ++i)
             lse.as<float>()[b.begin + i] = lse_value(LseState{m[b.begin + i], s[b.begin + i]});
         co.fill(r, b, lse.as<float>(), up);
+    };
+
+    Block cur = block_at(r, 0, mc);
+    prepare_block(r, cur, rows[0].as<float>(), panels[0].as<float>());
+    for (RunningStats& x : st) x.reset(cur.m_pad);
+    for_each_tile(r, [&](int w, Tile t) {
+        WorkerTiles& x = wt[size_t(w)];
+        logits_into(r, x, t, tile_rows(r, t, x.ctile.as<float>()), panels[0].as<float>(), cur,
+                    region(t));
+        stats_tile(r, x, st[size_t(w)], t, cur, region(t));
+    });
+    finish_stats(cur);
+
+    for (int slot = 0;; slot ^= 1) {
+        const bool more = cur.begin + cur.m < r.count();
+        const Block next = more ? block_at(r, cur.begin + cur.m, mc) : Block{0, 0, 0};
+        if (more) {
+            prepare_block(r, next, rows[slot ^ 1].as<float>(), panels[slot ^ 1].as<float>());
+            for (RunningStats& x : st) x.reset(next.m_pad);
+        }
         for (WorkerGrads& g : wg)
             if (dst.grad_e) std::memset(g.det.as<float>(), 0, g.det.bytes());
-        // Pass 2 over the kept logits (not recomputed): gradients.
         for_each_tile(r, [&](int w, Tile t) {
             WorkerTiles& x = wt[size_t(w)];
-            target_rows(r, b, t, x.tgt_row.as<int32_t>());
-            const float* crow = dst.grad_e ? tile_rows(r, t, x.ctile.as<float>()) : nullptr;
-            grad_tile(r, x, wg[size_t(w)], co, t, b, zt_of(t), crow, rows.as<float>(), dst, count);
+            const float* crow = tile_rows(r, t, x.ctile.as<float>());
+            target_rows(r, cur, t, x.tgt_row.as<int32_t>());
+            grad_tile(r, x, wg[size_t(w)], co, t, cur, region(t), crow, rows[slot].as<float>(),
+                      dst, count);
+            if (more) {
+                logits_into(r, x, t, crow, panels[slot ^ 1].as<float>(), next, region(t));
+                stats_tile(r, x, st[size_t(w)], t, next, region(t));
+            }
         });
-        if (dst.grad_e) write_grad_e(r, wg, b, dst);
+        if (dst.grad_e) write_grad_e(r, wg, cur, dst);
+        if (!more) break;
+        finish_stats(next);
+        cur = next;
     }
 }
 

@@ -99,14 +99,7 @@ struct CceTiles {
 
     // MR rows (stride ld) x kc columns -> [kc][MR], rows >= m_eff zero.
     static void pack_a_rows(const float* src, int64_t ld, int m_eff, int64_t kc, float* dst) {
-        for (int i = 0; i < MR; ++i) {
-            if (i < m_eff) {
-                const float* s = src + i * ld;
-                for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = s[k];
-            } else {
-                for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = 0.0f;
-            }
-        }
+        V::template pack_rows<MR>(src, ld, m_eff, kc, dst);
     }
 
     // ---- the three products ----------------------------------------------------

@@ -87,6 +87,40 @@ struct VecAvx2 {
         }
         return i;
     }
+    // Packs MR rows (stride ld) x kc columns into [kc][MR] (rows >= m_eff
+    // zero), 8 columns at a time through an in-register 8 x 8 transpose.
+    template <int MR>
+    static void pack_rows(const float* src, int64_t ld, int m_eff, int64_t kc, float* dst) {
+        static_assert(MR <= 8, "one transpose covers 8 rows");
+        const __m256i out_mask = mask(MR);
+        for (int64_t k0 = 0; k0 < kc; k0 += 8) {
+            const int w = int(kc - k0 < 8 ? kc - k0 : 8);
+            const __m256i in_mask = mask(w);
+            __m256 r[8];
+            for (int i = 0; i < 8; ++i)
+                r[i] = i < m_eff ? _mm256_maskload_ps(src + i * ld + k0, in_mask) : _mm256_setzero_ps();
+            transpose8(r);
+            for (int k = 0; k < w; ++k) _mm256_maskstore_ps(dst + (k0 + k) * MR, out_mask, r[k]);
+        }
+    }
+    static void transpose8(__m256 r[8]) {
+        __m256 t[8];
+        for (int i = 0; i < 8; i += 2) {
+            t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+            t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+        }
+        for (int i = 0; i < 8; i += 4) {
+            r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+            r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
+            r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+            r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+        }
+        for (int i = 0; i < 4; ++i) {
+            t[i] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x20);
+            t[i + 4] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x31);
+        }
+        for (int i = 0; i < 8; ++i) r[i] = t[i];
+    }
     float reduce_add() const {
         __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
         s = _mm_add_ps(s, _mm_movehl_ps(s, s));

@@ -36,6 +36,11 @@ struct VecScalar {
     // No vector conversion: the caller's scalar tail (half.h) does it all.
     static int64_t convert_from_16(const uint16_t*, engram_dtype, int64_t, float*) { return 0; }
     static int64_t convert_to_16(const float*, engram_dtype, int64_t, uint16_t*) { return 0; }
+    template <int MR>
+    static void pack_rows(const float* src, int64_t ld, int m_eff, int64_t kc, float* dst) {
+        for (int i = 0; i < MR; ++i)
+            for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = i < m_eff ? src[i * ld + k] : 0.0f;
+    }
     float reduce_add() const { return v; }
     float reduce_max() const { return v; }
     // True if any lane is >= t (used by the gradient filter).

@@ -1,0 +1,59 @@
+// bench_case.hpp — one measured case of the benchmark and the run's settings,
+// shared by the CPU and CUDA case runners and the JSON writer.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bench_util.hpp"
+
+namespace engram_bench {
+
+struct Settings {
+    std::string backend = "cpu";
+    int64_t n = 4096, v = 32768, d = 1024;
+    std::string dtype = "f32";
+    int reps = 3, warmup = 1, threads = 0, samples = 64;
+    std::vector<std::string> variants{"exact", "fused", "filtered", "fused-filtered"};
+    bool naive = true, probes = true, quiet = false;
+    float filter_eps = 1.0f / 4096.0f;  // 2^-12: the bf16 level
+    std::string json_path, torch_peer;
+    uint64_t seed = 1;
+
+    bool wants(const std::string& variant) const;
+};
+
+struct Case {
+    std::string op, impl, variant, backend, dtype;
+    int64_t n = 0, v = 0, d = 0;
+    Timing timing;
+    uint64_t peak_extra_bytes = 0;
+    int64_t rss_peak_delta_bytes = -1;  // cross-check from the OS (CPU only)
+    double max_abs_err = -1.0;
+    double flops = 0.0, bytes_moved = 0.0;
+    double filter_eps = 0.0;
+    double blocks_skipped_frac = -1.0;  // < 0: not applicable
+    std::string notes;
+};
+
+struct Limits {
+    double bandwidth_gbs = 0.0, gemm_gflops = 0.0;
+    std::string bandwidth_probe, gemm_probe;
+};
+
+struct InputStats {
+    double mean_entropy = 0.0, mean_p_target = 0.0, zipf_exponent = 0.0;
+    int samples = 0;
+};
+
+// Writes the engram-bench/1 JSON (docs/bench-json.md); vs_naive and the
+// fractions of the limits are derived here.
+std::string to_json(const Settings& s, const std::vector<Case>& cases, const Limits& limits,
+                    const InputStats& inputs, const std::string& machine_cpu, int cpu_threads,
+                    const std::string& isa, const std::string& gpu);
+
+// One line per case for the log.
+void print_case(const Case& c, const std::vector<Case>& all);
+
+}  // namespace engram_bench

@@ -1,0 +1,129 @@
+// bench_report.cpp — JSON and log lines for the benchmark cases.
+#include <algorithm>
+#include <ctime>
+
+#include "bench_case.hpp"
+#include "engram.h"
+
+namespace engram_bench {
+
+bool Settings::wants(const std::string& variant) const {
+    return std::find(variants.begin(), variants.end(), variant) != variants.end();
+}
+
+namespace {
+
+const Case* naive_of(const Case& c, const std::vector<Case>& all) {
+    for (const Case& x : all)
+        if (x.impl == "naive" && x.op == c.op && x.backend == c.backend && x.dtype == c.dtype &&
+            x.n == c.n && x.v == c.v && x.d == c.d)
+            return &x;
+    return nullptr;
+}
+
+std::string utc_now() {
+    char buf[32];
+    const std::time_t t = std::time(nullptr);
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+    return buf;
+}
+
+}  // namespace
+
+std::string to_json(const Settings& s, const std::vector<Case>& cases, const Limits& limits,
+                    const InputStats& inputs, const std::string& machine_cpu, int cpu_threads,
+                    const std::string& isa, const std::string& gpu) {
+    Json j;
+    j.begin_object();
+    j.field("schema", "engram-bench/1");
+    j.field("created_utc", utc_now());
+    j.field("engram_version", engram_version());
+    j.begin_object("machine");
+    j.field("cpu", machine_cpu);
+    j.field("cpu_threads", cpu_threads);
+    j.field("isa", isa);
+    if (gpu.empty()) j.null("gpu"); else j.field("gpu", gpu);
+    j.end_object();
+    j.begin_object("limits");
+    j.field("bandwidth_gbs", limits.bandwidth_gbs);
+    j.field("bandwidth_probe", limits.bandwidth_probe);
+    j.field("gemm_gflops", limits.gemm_gflops);
+    j.field("gemm_probe", limits.gemm_probe);
+    j.end_object();
+    j.begin_object("inputs");
+    j.field("kind", "peaked-zipf");
+    j.field("zipf_exponent", inputs.zipf_exponent);
+    j.field("mean_entropy_nats", inputs.mean_entropy);
+    j.field("mean_p_target", inputs.mean_p_target);
+    j.field("sampled_tokens", inputs.samples);
+    j.field("error_metric",
+            "max |x - x_f64| over the sampled tokens' loss, lse and grad_e rows, upstream "
+            "gradient 1 per token");
+    j.end_object();
+    j.field("threads", s.threads);
+    j.begin_array("cases");
+    for (const Case& c : cases) {
+        const double med = c.timing.median();
+        const double gflops = med > 0 ? c.flops / (med * 1e-3) / 1e9 : 0.0;
+        const double gbs = med > 0 ? c.bytes_moved / (med * 1e-3) / 1e9 : 0.0;
+        j.begin_object();
+        j.field("op", c.op);
+        j.field("impl", c.impl);
+        j.field("variant", c.variant);
+        j.field("backend", c.backend);
+        j.begin_object("shape");
+        j.field("n", c.n);
+        j.field("v", c.v);
+        j.field("d", c.d);
+        j.end_object();
+        j.field("dtype", c.dtype);
+        j.field("reps", int(c.timing.ms.size()));
+        j.field("median_ms", med);
+        j.field("min_ms", c.timing.min());
+        j.field("max_ms", c.timing.max());
+        j.field("peak_extra_bytes", int64_t(c.peak_extra_bytes));
+        if (c.rss_peak_delta_bytes >= 0) j.field("rss_peak_delta_bytes", c.rss_peak_delta_bytes);
+        else j.null("rss_peak_delta_bytes");
+        if (c.max_abs_err >= 0) j.field("max_abs_err", c.max_abs_err); else j.null("max_abs_err");
+        j.field("flops", c.flops);
+        j.field("bytes_moved", c.bytes_moved);
+        j.field("gflops", gflops);
+        j.field("gbs", gbs);
+        if (limits.gemm_gflops > 0) j.field("frac_of_gemm_probe", gflops / limits.gemm_gflops);
+        else j.null("frac_of_gemm_probe");
+        if (limits.bandwidth_gbs > 0) j.field("frac_of_bandwidth", gbs / limits.bandwidth_gbs);
+        else j.null("frac_of_bandwidth");
+        const Case* base = naive_of(c, cases);
+        if (base && base->timing.median() > 0) j.field("vs_naive", med / base->timing.median());
+        else j.null("vs_naive");
+        if (base && base->peak_extra_bytes > 0)
+            j.field("memory_vs_naive", double(c.peak_extra_bytes) / double(base->peak_extra_bytes));
+        else j.null("memory_vs_naive");
+        j.field("filter_eps", c.filter_eps);
+        if (c.blocks_skipped_frac >= 0) j.field("blocks_skipped_frac", c.blocks_skipped_frac);
+        else j.null("blocks_skipped_frac");
+        if (!c.notes.empty()) j.field("notes", c.notes);
+        j.end_object();
+    }
+    j.end_array();
+    j.end_object();
+    return j.str();
+}
+
+void print_case(const Case& c, const std::vector<Case>& all) {
+    const Case* base = naive_of(c, all);
+    const double med = c.timing.median();
+    std::printf("%-22s %-7s %-15s %5s  median %9.2f ms  (min %9.2f, max %9.2f)  %6.1f GFLOP/s  "
+                "extra %10.3f MiB",
+                c.op.c_str(), c.impl.c_str(), c.variant.c_str(), c.dtype.c_str(), med,
+                c.timing.min(), c.timing.max(), med > 0 ? c.flops / (med * 1e-3) / 1e9 : 0.0,
+                double(c.peak_extra_bytes) / (1 << 20));
+    if (base && base != &c && base->timing.median() > 0)
+        std::printf("  x%.3f of naive", med / base->timing.median());
+    if (c.max_abs_err >= 0) std::printf("  err %.2e", c.max_abs_err);
+    if (c.blocks_skipped_frac >= 0) std::printf("  skipped %.1f%%", 100.0 * c.blocks_skipped_frac);
+    std::printf("\n");
+    std::fflush(stdout);
+}
+
+}  // namespace engram_bench
