@@ -87,8 +87,10 @@ cmake_configure() {  # dir, extra args...
     if [ "$CUDA_MODE" != off ] && command -v nvcc >/dev/null; then
         cuda=(-DENGRAM_WITH_CUDA="$([ "$CUDA_MODE" = on ] && echo ON || echo AUTO)")
         # Debian's nvcc (CUDA 11.8) rejects gcc 12: use clang-14 as host compiler.
+        # CUDAHOSTCXX too, because CMake's language check ignores the cache entry.
         if nvcc --version | grep -q 'release 11\.' && command -v clang-14 >/dev/null; then
             cuda+=(-DCMAKE_CUDA_HOST_COMPILER=clang-14)
+            export CUDAHOSTCXX=clang-14
         fi
     fi
     if [ ! -f "$dir/CMakeCache.txt" ] || [ "${ENGRAM_RECONFIGURE:-0}" = 1 ]; then

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""PyTorch peer for the CPU benchmark: what a framework does for the loss.
+
+    logits = F.linear(e, c)            # [n, v] materialised
+    loss = F.cross_entropy(logits, t)  # mean
+    loss.backward()                    # dE, dC through the stored logits
+
+Timed on the same shapes as `engram-bench cce`, on inputs built like its peaked
+inputs (Zipf prior over frequency-ordered ids, per-token confidence); times do
+not depend on the values for a dense method. Peak extra memory is the growth of
+the process's peak RSS during the call (Linux: /proc/self/clear_refs resets it).
+Writes cases in the engram-bench/1 JSON format (impl "torch").
+
+usage: torch_cce_cpu.py [--n 4096] [--v 32768] [--d 1024] [--reps 3]
+                        [--threads 0] [--json OUT.json]
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+
+def peak_rss_reset():
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def status_kb(key):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key):
+                return int(line.split()[1]) * 1024
+    return -1
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=4096)
+    ap.add_argument("--v", type=int, default=32768)
+    ap.add_argument("--d", type=int, default=1024)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--json", default="")
+    a = ap.parse_args()
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ImportError as e:
+        print(f"torch peer skipped: {e}", file=sys.stderr)
+        return 3
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
+    g = torch.Generator().manual_seed(1)
+    n, v, d = a.n, a.v, a.d
+    ranks = torch.arange(v, dtype=torch.float64)
+    prior = -1.1 * torch.log(ranks + 1.0)
+    targets = torch.multinomial(torch.softmax(prior, 0).float(), n, replacement=True, generator=g)
+    u = torch.randn(d, generator=g)
+    u /= u.norm()
+    gvec = torch.randn(v, d, generator=g) / d ** 0.5
+    s = 2.0 + 12.0 * torch.rand(n, generator=g)
+    e = s[:, None] * gvec[targets] + 8.0 * u + 0.5 * torch.randn(n, d, generator=g) / d ** 0.5
+    c = gvec + (prior.float() / 8.0)[:, None] * u
+    del gvec
+
+    cases = []
+
+    def run(op, fn):
+        for _ in range(a.warmup):
+            fn()
+        times, peak = [], 0
+        for _ in range(a.reps):
+            rss0 = status_kb("VmRSS:")
+            ok = peak_rss_reset()
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) * 1e3)
+            if ok:
+                peak = max(peak, status_kb("VmHWM:") - rss0)
+        times.sort()
+        med = times[len(times) // 2] if len(times) % 2 else 0.5 * (times[len(times) // 2 - 1] + times[len(times) // 2])
+        flops = 2.0 * n * v * d * (1 if op == "cce_forward" else 3)
+        cases.append({
+            "op": op, "impl": "torch", "variant": "materialized", "backend": "cpu",
+            "shape": {"n": n, "v": v, "d": d}, "dtype": "f32", "reps": len(times),
+            "median_ms": med, "min_ms": times[0], "max_ms": times[-1],
+            "peak_extra_bytes": peak, "max_abs_err": None, "flops": flops,
+            "gflops": flops / (med * 1e-3) / 1e9, "filter_eps": 0.0,
+            "notes": f"torch {torch.__version__} F.linear + F.cross_entropy, peak = RSS growth",
+        })
+        print(f"torch {op:22s} median {med:9.2f} ms  extra {peak / 2**20:9.1f} MiB", flush=True)
+
+    def fwd():
+        with torch.no_grad():
+            F.cross_entropy(F.linear(e, c), targets)
+
+    ew = e.clone().requires_grad_(True)
+    cw = c.clone().requires_grad_(True)
+
+    def fwd_bwd():
+        ew.grad = None
+        cw.grad = None
+        F.cross_entropy(F.linear(ew, cw), targets).backward()
+
+    run("cce_forward", fwd)
+    run("cce_forward_backward", fwd_bwd)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"schema": "engram-bench/1", "cases": cases}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
