@@ -1,0 +1,199 @@
+// context_test.cpp — contexts under concurrency: "a context may be shared by
+// threads; calls on one context are serialised; different contexts run
+// concurrently" (engram.h). Several threads call CCE on one context, or on
+// their own contexts, and every result must still match the reference; thread
+// counts change while ops run; the last-error message is per thread. The
+// sanitizer build turns any data race that frees memory into a failure.
+#include <atomic>
+#include <thread>
+
+#include "cce_harness.hpp"
+
+namespace engram_test {
+namespace {
+
+struct Job {
+    CceData data;
+    ExpectedForward xf;
+    ExpectedGrads xg;
+};
+
+std::vector<Job> make_jobs(int count) {
+    std::vector<Job> jobs;
+    for (int k = 0; k < count; ++k) {
+        CceSpec s;
+        s.n = 17 + k;
+        s.d = 9 + k;
+        s.v = 61 + 7 * k;
+        s.bias = k % 2 == 1;
+        s.ignore_frac = 0.2;
+        s.smoothing = k % 3 == 2 ? 0.1f : 0.0f;
+        s.seed = uint64_t(100 + k);
+        Job j;
+        j.data = make_cce_data(s);
+        j.xf = expect_forward(j.data);
+        j.xg = expect_grads(j.data, j.xf, ENGRAM_BACKEND_CPU, ENGRAM_DTYPE_F32, {}, 0.0);
+        jobs.push_back(std::move(j));
+    }
+    return jobs;
+}
+
+class ContextTest : public BackendTest {};
+
+TEST_P(ContextTest, ThreadsSharingOneContextGetCorrectResults) {
+    const std::vector<Job> jobs = make_jobs(4);
+    constexpr int kRounds = 3;
+    std::vector<std::vector<CceResult>> results(jobs.size());
+    std::vector<std::thread> threads;
+    for (size_t k = 0; k < jobs.size(); ++k)
+        threads.emplace_back([&, k] {
+            for (int r = 0; r < kRounds; ++r)
+                results[k].push_back(run_forward_backward(ctx(), jobs[k].data, jobs[k].data.options(), nullptr));
+        });
+    for (auto& t : threads) t.join();
+    for (size_t k = 0; k < jobs.size(); ++k) {
+        SCOPED_TRACE("thread " + std::to_string(k));
+        ASSERT_EQ(size_t(kRounds), results[k].size());
+        for (const CceResult& r : results[k]) {
+            ASSERT_RUN_OK(r);
+            check_forward(r, jobs[k].xf);
+            check_grads(r, jobs[k].xg, jobs[k].data);
+        }
+    }
+}
+
+TEST_P(ContextTest, ThreadsWithTheirOwnContextsGetCorrectResults) {
+    const std::vector<Job> jobs = make_jobs(3);
+    std::vector<CceResult> results(jobs.size());
+    std::vector<std::thread> threads;
+    for (size_t k = 0; k < jobs.size(); ++k)
+        threads.emplace_back([&, k] {
+            Context own(backend());
+            if (!own.ok()) return;
+            results[k] = run_forward_backward(own, jobs[k].data, jobs[k].data.options(), nullptr);
+        });
+    for (auto& t : threads) t.join();
+    for (size_t k = 0; k < jobs.size(); ++k) {
+        SCOPED_TRACE("thread " + std::to_string(k));
+        ASSERT_RUN_OK(results[k]);
+        check_forward(results[k], jobs[k].xf);
+        check_grads(results[k], jobs[k].xg, jobs[k].data);
+    }
+}
+
+TEST_P(ContextTest, ThreadCountChangesWhileOpsRun) {
+    if (backend() != ENGRAM_BACKEND_CPU) GTEST_SKIP() << "threads apply to CPU contexts only";
+    const std::vector<Job> jobs = make_jobs(1);
+    std::atomic<bool> stop{false};
+    std::atomic<int> changes{0};
+    std::thread changer([&] {
+        int k = 0;
+        while (!stop.load()) {
+            EXPECT_OK(engram_context_set_threads(ctx().get(), (k++ % 3)));  // 0 (default), 1, 2
+            int32_t t = 0;
+            EXPECT_OK(engram_context_get_threads(ctx().get(), &t));
+            EXPECT_GE(t, 1);
+            changes.fetch_add(1);
+        }
+    });
+    std::vector<CceResult> results;
+    for (int r = 0; r < 8 || changes.load() < 4; ++r) {
+        results.push_back(run_forward_backward(ctx(), jobs[0].data, jobs[0].data.options(), nullptr));
+        if (r > 200) break;
+    }
+    stop.store(true);
+    changer.join();
+    for (const CceResult& r : results) {
+        ASSERT_RUN_OK(r);
+        check_forward(r, jobs[0].xf);
+        check_grads(r, jobs[0].xg, jobs[0].data);
+    }
+}
+
+TEST_P(ContextTest, ThreadCountQueriesRaceWithChanges) {
+    // engram_context_get_threads while another thread replaces the worker pool.
+    if (backend() != ENGRAM_BACKEND_CPU) GTEST_SKIP() << "threads apply to CPU contexts only";
+    std::atomic<bool> stop{false};
+    std::atomic<int> bad{0};
+    std::vector<std::thread> readers;
+    for (int r = 0; r < 1; ++r)
+        readers.emplace_back([&] {
+            while (!stop.load()) {
+                int32_t t = 0;
+                if (engram_context_get_threads(ctx().get(), &t) != ENGRAM_OK || !(t == 1 || t == 2))
+                    if (bad.fetch_add(1) == 0) ADD_FAILURE() << "engram_context_get_threads gave " << t;
+            }
+        });
+    for (int k = 0; k < 6000; ++k) ASSERT_OK(engram_context_set_threads(ctx().get(), 1 + k % 2));
+    stop.store(true);
+    for (auto& t : readers) t.join();
+    EXPECT_EQ(0, bad.load()) << "wrong thread counts read while the pool was replaced";
+}
+
+TEST_P(ContextTest, StatsQueriesRaceWithOps) {
+    const std::vector<Job> jobs = make_jobs(1);
+    std::atomic<bool> stop{false};
+    std::thread reader([&] {
+        while (!stop.load()) {
+            engram_memory_stats m;
+            engram_memory_stats_init(&m);
+            EXPECT_OK(engram_context_get_memory_stats(ctx().get(), &m));
+            EXPECT_LE(m.current_bytes, m.peak_bytes);
+            engram_op_stats st;
+            engram_op_stats_init(&st);
+            EXPECT_OK(engram_context_get_op_stats(ctx().get(), &st));
+            EXPECT_LE(st.blocks_skipped, st.blocks_total);
+        }
+    });
+    for (int r = 0; r < 10; ++r) {
+        const CceResult res = run_forward_backward(ctx(), jobs[0].data, jobs[0].data.options(), nullptr);
+        EXPECT_TRUE(res.ok()) << res.error;
+    }
+    stop.store(true);
+    reader.join();
+}
+
+TEST(ContextErrors, LastErrorIsPerThread) {
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, engram_get_capabilities(nullptr), "caps");
+    const std::string mine = engram_last_error();
+    std::string theirs_before, theirs_after;
+    std::thread other([&] {
+        theirs_before = engram_last_error();
+        int32_t t;
+        (void)engram_context_get_threads(nullptr, &t);
+        theirs_after = engram_last_error();
+    });
+    other.join();
+    EXPECT_EQ("", theirs_before) << "another thread's error leaked into a fresh thread";
+    EXPECT_NE(std::string::npos, theirs_after.find("ctx")) << theirs_after;
+    EXPECT_EQ(mine, engram_last_error()) << "another thread's call changed this thread's error";
+}
+
+TEST(ContextLifetime, ManyContextsCreatedAndDestroyed) {
+    for (int k = 0; k < 50; ++k) {
+        engram_context* ctx = nullptr;
+        ASSERT_OK(engram_context_create(ENGRAM_BACKEND_CPU, 0, &ctx));
+        if (k % 2) ASSERT_OK(engram_context_set_threads(ctx, 1 + k % 3));
+        ASSERT_OK(engram_context_destroy(ctx));
+    }
+}
+
+TEST(ContextLifetime, ContextsConcurrentlyCreatedAndDestroyed) {
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&] {
+            for (int k = 0; k < 20; ++k) {
+                engram_context* ctx = nullptr;
+                if (engram_context_create(ENGRAM_BACKEND_CPU, 0, &ctx) != ENGRAM_OK) ++failures;
+                if (engram_context_destroy(ctx) != ENGRAM_OK) ++failures;
+            }
+        });
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(0, failures.load());
+}
+
+ENGRAM_INSTANTIATE_BACKENDS(ContextTest);
+
+}  // namespace
+}  // namespace engram_test
