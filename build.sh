@@ -151,7 +151,7 @@ run_ctest() {  # dir, label
     say "native tests ($label)"
     rm -f "$junit"
     ctest --test-dir "$dir" -j"$(nproc)" --output-on-failure --output-junit "$junit" >"$dir.ctest.log" 2>&1 || true
-    grep -E 'tests passed|tests failed|Failed|\*\*\*' "$dir.ctest.log" | tail -15 || true
+    grep -E 'tests passed|tests failed|\*\*\*(Failed|Timeout|Exception)' "$dir.ctest.log" | tail -15 || true
     [ -f "$junit" ] || { cat "$dir.ctest.log"; FAILED=$((FAILED + 1)); return; }
     count_junit "$junit"
 }

@@ -42,7 +42,16 @@ extern "C" {
 /* Status, dtypes, backends                                                   */
 /* ------------------------------------------------------------------------- */
 
-typedef enum engram_status {
+/* Enums are 32-bit. In C++ they get int32_t as their fixed underlying type, so
+   that any value a C or P/Invoke caller passes is a valid value to inspect
+   (and reject), not undefined behaviour. */
+#ifdef __cplusplus
+#define ENGRAM_ENUM(name) enum name : int32_t
+#else
+#define ENGRAM_ENUM(name) enum name
+#endif
+
+typedef ENGRAM_ENUM(engram_status) {
     ENGRAM_OK = 0,
     ENGRAM_ERR_INVALID_ARGUMENT = 1, /* null pointer, bad size, bad option value      */
     ENGRAM_ERR_OUT_OF_RANGE = 2,     /* an id (target, device) outside its range       */
@@ -55,7 +64,7 @@ typedef enum engram_status {
     ENGRAM_ERR_INTERNAL = 8          /* a bug in engram: please report it                */
 } engram_status;
 
-typedef enum engram_dtype {
+typedef ENGRAM_ENUM(engram_dtype) {
     ENGRAM_DTYPE_F32 = 0,
     ENGRAM_DTYPE_F16 = 1,
     ENGRAM_DTYPE_BF16 = 2,
@@ -63,7 +72,7 @@ typedef enum engram_dtype {
     ENGRAM_DTYPE_I64 = 4
 } engram_dtype;
 
-typedef enum engram_backend {
+typedef ENGRAM_ENUM(engram_backend) {
     ENGRAM_BACKEND_CPU = 0,
     ENGRAM_BACKEND_CUDA = 1
 } engram_backend;
@@ -84,7 +93,7 @@ ENGRAM_API const char* engram_status_string(engram_status status);
 /* Bytes per element of a dtype, 0 for an unknown dtype. */
 ENGRAM_API size_t engram_dtype_size(engram_dtype dtype);
 
-typedef enum engram_cpu_isa {
+typedef ENGRAM_ENUM(engram_cpu_isa) {
     ENGRAM_CPU_ISA_SCALAR = 0,
     ENGRAM_CPU_ISA_AVX2 = 1,   /* AVX2 + FMA + F16C */
     ENGRAM_CPU_ISA_AVX512 = 2  /* AVX-512 F/BW/DQ/VL  */
@@ -216,7 +225,7 @@ ENGRAM_API engram_status engram_event_elapsed_ms(engram_event* start, engram_eve
 /* with an online log-sum-exp. Accumulation is fp32 for every input dtype.    */
 /* ------------------------------------------------------------------------- */
 
-typedef enum engram_reduction {
+typedef ENGRAM_ENUM(engram_reduction) {
     ENGRAM_REDUCTION_NONE = 0, /* loss has n entries                               */
     ENGRAM_REDUCTION_SUM = 1,  /* loss has 1 entry                                 */
     ENGRAM_REDUCTION_MEAN = 2  /* 1 entry: sum / number of non-ignored tokens (0 if

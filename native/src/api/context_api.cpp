@@ -82,6 +82,7 @@ ENGRAM_API engram_status engram_context_get_threads(engram_context* ctx, int32_t
     return guard(__func__, [&] {
         engram_context& c = require_context(ctx);
         require_not_null(threads, "threads");
+        auto l = lock(c);  // set_threads may be replacing the pool
         *threads = c.backend == ENGRAM_BACKEND_CPU ? c.pool->size() : 0;
     });
 }
