@@ -33,15 +33,22 @@ struct CceKernels {
     // Token rows -> panels for the logits product: for each KC chunk of d,
     // for each panel of NR tokens, [kc][NR]. Chunk c starts at
     // panels + c*KC*m_pad. Packs panels [p_begin, p_end) (so workers can share
-    // the job) from f32 rows [(p_end - p_begin)*NR x d], `rows` being the
-    // first row of panel p_begin (rows past the block's tokens are zero).
-    void (*pack_token_panels)(const float* rows, int64_t m_pad, int64_t d, int64_t p_begin,
-                              int64_t p_end, float* panels);
+    // the job) from f32 rows [(p_end - p_begin)*NR x d] with row stride ld,
+    // `rows` being the first row of panel p_begin (rows past the block's
+    // tokens are zero).
+    void (*pack_token_panels)(const float* rows, int64_t ld, int64_t m_pad, int64_t d,
+                              int64_t p_begin, int64_t p_end, float* panels);
 
     // zt[vt_pad x m_pad] = c_rows[vt x d] . tokens^T (all m_pad columns).
     // apack: scratch of kc*mr floats. Rows vt..vt_pad-1 of zt are unspecified.
     void (*logits_tile)(const float* c_rows, int64_t vt, int64_t d, const float* panels,
                         int64_t m_pad, float* zt, float* apack);
+
+    // Same product from the unpacked token rows (stride ld, m_pad of them),
+    // for blocks of few tokens where packing the classifier rows costs more
+    // than it saves. Returns false when this ISA has no such kernel.
+    bool (*logits_rows)(const float* c_rows, int64_t vt, int64_t d, const float* rows,
+                        int64_t ld, int64_t m_pad, float* zt);
 
     // In place: zt[j][i] <- softcap(zt[j][i] + bias[j]) for j < vt, all m_pad
     // columns. bias may be NULL; softcap 0 = off.
@@ -72,10 +79,11 @@ struct CceKernels {
     void (*grad_e_tile)(const float* c_rows, int64_t vt, int64_t d, const float* zt,
                         int64_t m_pad, const uint8_t* skip, float* det, float* apad);
 
-    // dc[vt x d] += gp^T . rows (token rows m_pad x d, with nr floats of
-    // readable padding after the last row), over token panels with skip[p] == 0.
+    // dc[vt x d] += gp^T . rows (token rows m_pad x d with row stride ld and
+    // nr floats of readable padding after the last row), over token panels
+    // with skip[p] == 0.
     void (*grad_c_tile)(const float* gp, int64_t vt, int64_t m_pad, const uint8_t* skip,
-                        const float* rows, int64_t d, float* dc);
+                        const float* rows, int64_t ld, int64_t d, float* dc);
 };
 
 // Best kernels for this CPU (respecting the ENGRAM_CPU_ISA override).

@@ -82,15 +82,15 @@ struct CceTiles {
 
     // ---- packing -------------------------------------------------------------
 
-    static void pack_token_panels(const float* rows, int64_t m_pad, int64_t d, int64_t p_begin,
-                                  int64_t p_end, float* panels) {
+    static void pack_token_panels(const float* rows, int64_t ld, int64_t m_pad, int64_t d,
+                                  int64_t p_begin, int64_t p_end, float* panels) {
         for (int64_t k0 = 0; k0 < d; k0 += KC) {
             const int64_t kc = std::min<int64_t>(KC, d - k0);
             float* chunk = panels + k0 * m_pad;
             for (int64_t p = p_begin * NR; p < p_end * NR; p += NR) {
                 float* dst = chunk + p * kc;
                 for (int j = 0; j < NR; ++j) {
-                    const float* src = rows + (p - p_begin * NR + j) * d + k0;
+                    const float* src = rows + (p - p_begin * NR + j) * ld + k0;
                     for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = src[k];
                 }
             }
@@ -117,6 +117,13 @@ struct CceTiles {
         }
     }
 
+    // Logits from unpacked token rows, where this ISA has a kernel for it
+    // (V::logits_dot); false otherwise, and the caller packs.
+    static bool logits_rows(const float* c_rows, int64_t vt, int64_t d, const float* rows,
+                            int64_t ld, int64_t m_pad, float* zt) {
+        return V::logits_dot(c_rows, vt, d, rows, ld, m_pad, zt);
+    }
+
     static void grad_e_tile(const float* c_rows, int64_t vt, int64_t d, const float* zt,
                             int64_t m_pad, const uint8_t* skip, float* det, float* apad) {
         const int64_t panels = m_pad / NR;
@@ -138,7 +145,7 @@ struct CceTiles {
     }
 
     static void grad_c_tile(const float* gp, int64_t vt, int64_t m_pad, const uint8_t* skip,
-                            const float* rows, int64_t d, float* dc) {
+                            const float* rows, int64_t ld, int64_t d, float* dc) {
         const int64_t panels = m_pad / NR;
         for (int64_t ir = 0; ir < vt; ir += MR) {
             const int m_eff = int(std::min<int64_t>(MR, vt - ir));
@@ -154,11 +161,11 @@ struct CceTiles {
                 for (int64_t jr = 0; jr < d; jr += NR) {
                     const int n_eff = int(std::min<int64_t>(NR, d - jr));
                     float* c = dc + ir * d + jr;
-                    const float* b = rows + k0 * d + jr;
+                    const float* b = rows + k0 * ld + jr;
                     if (m_eff == MR && n_eff == NR)
-                        micro(klen, a + k0 * MR, MR, b, d, c, d, true);
+                        micro(klen, a + k0 * MR, MR, b, ld, c, d, true);
                     else
-                        micro_edge(klen, a + k0 * MR, MR, b, d, c, d, m_eff, n_eff);
+                        micro_edge(klen, a + k0 * MR, MR, b, ld, c, d, m_eff, n_eff);
                 }
                 p0 = p1;
             }
@@ -269,8 +276,8 @@ struct CceTiles {
     }
 
     static CceKernels table(engram_cpu_isa isa) {
-        return CceKernels{isa,          MR,          NR,         KC,          &to_f32,
-                          &from_f32,    &pack_token_panels,      &logits_tile,
+        return CceKernels{isa,          MR,          NR,         KC,           &to_f32,
+                          &from_f32,    &pack_token_panels,      &logits_tile, &logits_rows,
                           &tile_transform, &tile_stats, &tile_grads, &grad_e_tile,
                           &grad_c_tile};
     }

@@ -97,8 +97,13 @@ struct VecAvx2 {
             const int w = int(kc - k0 < 8 ? kc - k0 : 8);
             const __m256i in_mask = mask(w);
             __m256 r[8];
-            for (int i = 0; i < 8; ++i)
-                r[i] = i < m_eff ? _mm256_maskload_ps(src + i * ld + k0, in_mask) : _mm256_setzero_ps();
+            for (int i = 0; i < 8; ++i) {
+                if (i >= m_eff) {
+                    r[i] = _mm256_setzero_ps();
+                    continue;
+                }
+                r[i] = _mm256_maskload_ps(src + i * ld + k0, in_mask);
+            }
             transpose8(r);
             for (int k = 0; k < w; ++k) _mm256_maskstore_ps(dst + (k0 + k) * MR, out_mask, r[k]);
         }
@@ -120,6 +125,10 @@ struct VecAvx2 {
             t[i + 4] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x31);
         }
         for (int i = 0; i < 8; ++i) r[i] = t[i];
+    }
+    // No unpacked-rows logits kernel on AVX2: the caller packs.
+    static bool logits_dot(const float*, int64_t, int64_t, const float*, int64_t, int64_t, float*) {
+        return false;
     }
     float reduce_add() const {
         __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
