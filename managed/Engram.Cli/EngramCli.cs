@@ -82,8 +82,11 @@ public static class EngramCli
         var jsonFile = new Option<string?>("--json") { Description = "Keep the benchmark JSON (docs/bench-json.md) in this file" };
         var quick = new Option<bool>("--quick") { Description = "A smaller problem (1024 x 8192 x 512) for a first look" };
         var from = new Option<string?>("--from") { Description = "Render an existing benchmark JSON file instead of running" };
+        var threads = new Option<int?>("--threads") { Description = "CPU worker threads (default: all cores)" };
+        var variants = new Option<string?>("--variants") { Description = "engram variants: exact,fused,filtered,fused-filtered (default: all)" };
+        var noPeer = new Option<bool>("--no-peer") { Description = "Skip the PyTorch peer (CPU, f32; run when a python3 with torch exists)" };
         var cce = new Command("cce", "Benchmark fused linear cross-entropy against the naive method (runs engram-bench)")
-            { backend, n, v, d, dtype, reps, jsonFile, quick, from };
+            { backend, n, v, d, dtype, reps, jsonFile, quick, from, threads, variants, noPeer };
         cce.SetAction(p => BenchCommand.Run(output, new BenchSettings
         {
             Backend = p.GetValue(backend),
@@ -95,6 +98,9 @@ public static class EngramCli
             JsonFile = p.GetValue(jsonFile),
             Quick = p.GetValue(quick),
             From = p.GetValue(from),
+            Threads = p.GetValue(threads),
+            Variants = p.GetValue(variants),
+            Peer = !p.GetValue(noPeer),
         }));
         return new Command("bench", "Benchmarks (run by the native driver engram-bench)") { cce };
     }

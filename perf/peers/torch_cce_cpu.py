@@ -71,6 +71,30 @@ def main():
 
     cases = []
 
+    # Accuracy on sampled tokens against float64: per-token loss and lse, and
+    # grad_e rows with an upstream gradient of 1 per token (docs/bench-json.md).
+    samples = torch.randperm(n, generator=g)[:16]
+
+    def reference():
+        z = (e[samples].double() @ c.double().t())
+        lse = torch.logsumexp(z, 1)
+        p = torch.softmax(z, 1)
+        p[torch.arange(len(samples)), targets[samples]] -= 1.0
+        return lse - z[torch.arange(len(samples)), targets[samples]], lse, p @ c.double()
+
+    ref_loss, ref_lse, ref_ge = reference()
+
+    def error(with_grad):
+        ew_ = e[samples].clone().requires_grad_(True)
+        z = F.linear(ew_, c)
+        loss = F.cross_entropy(z, targets[samples], reduction="none")
+        err = max((loss.double() - ref_loss).abs().max().item(),
+                  (torch.logsumexp(z, 1).double() - ref_lse).abs().max().item())
+        if with_grad:
+            loss.sum().backward()
+            err = max(err, (ew_.grad.double() - ref_ge).abs().max().item())
+        return err
+
     def run(op, fn):
         for _ in range(a.warmup):
             fn()
@@ -90,7 +114,7 @@ def main():
             "op": op, "impl": "torch", "variant": "materialized", "backend": "cpu",
             "shape": {"n": n, "v": v, "d": d}, "dtype": "f32", "reps": len(times),
             "median_ms": med, "min_ms": times[0], "max_ms": times[-1],
-            "peak_extra_bytes": peak, "max_abs_err": None, "flops": flops,
+            "peak_extra_bytes": peak, "max_abs_err": error(op != "cce_forward"), "flops": flops,
             "gflops": flops / (med * 1e-3) / 1e9, "filter_eps": 0.0,
             "notes": f"torch {torch.__version__} F.linear + F.cross_entropy, peak = RSS growth",
         })

@@ -12,14 +12,27 @@ namespace Engram.Cli.Bench;
 /// <param name="DType">f32, f16 or bf16.</param>
 /// <param name="Reps">Timed repetitions.</param>
 /// <param name="JsonPath">Where the driver writes its JSON.</param>
-public sealed record BenchRequest(string Backend, long N, long V, long D, string DType, int Reps, string JsonPath)
+/// <param name="Threads">CPU worker threads (null: all cores).</param>
+/// <param name="Variants">Comma-separated engram variants (null: all).</param>
+public sealed record BenchRequest(string Backend, long N, long V, long D, string DType, int Reps, string JsonPath,
+                                  int? Threads = null, string? Variants = null)
 {
-    /// <summary>The driver's command line: cce --backend B --n N --v V --d D --dtype T --reps R --json OUT.</summary>
-    public IReadOnlyList<string> Arguments =>
-    [
-        "cce", "--backend", Backend, "--n", I(N), "--v", I(V), "--d", I(D), "--dtype", DType, "--reps", I(Reps),
-        "--json", JsonPath,
-    ];
+    /// <summary>The driver's command line: cce --backend B --n N --v V --d D --dtype T --reps R [--threads T]
+    /// [--variants LIST] --json OUT.</summary>
+    public IReadOnlyList<string> Arguments
+    {
+        get
+        {
+            var args = new List<string>
+            {
+                "cce", "--backend", Backend, "--n", I(N), "--v", I(V), "--d", I(D), "--dtype", DType, "--reps", I(Reps),
+            };
+            if (Threads is > 0) args.AddRange(["--threads", I(Threads.Value)]);
+            if (Variants is { Length: > 0 }) args.AddRange(["--variants", Variants]);
+            args.AddRange(["--json", JsonPath]);
+            return args;
+        }
+    }
 
     private static string I(long x) => x.ToString(CultureInfo.InvariantCulture);
 }

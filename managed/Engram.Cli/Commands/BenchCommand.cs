@@ -36,11 +36,20 @@ public sealed record BenchSettings
     /// <summary>Render this existing JSON file instead of running the driver.</summary>
     public string? From { get; init; }
 
+    /// <summary>CPU worker threads (null: all cores).</summary>
+    public int? Threads { get; init; }
+
+    /// <summary>Comma-separated engram variants: exact, fused, filtered, fused-filtered (null: all).</summary>
+    public string? Variants { get; init; }
+
+    /// <summary>Also time PyTorch's materialised cross-entropy (CPU backend, when a python3 with torch exists).</summary>
+    public bool Peer { get; init; } = true;
+
     /// <summary>The request the driver gets.</summary>
     public BenchRequest ToRequest(string jsonPath) => new(
         Backend ?? DefaultBackend(),
         N ?? (Quick ? 1024 : DefaultN), V ?? (Quick ? 8192 : DefaultV), D ?? (Quick ? 512 : DefaultD),
-        DType, Reps ?? (Quick ? 3 : 5), jsonPath);
+        DType, Reps ?? (Quick ? 3 : 5), jsonPath, Threads, Variants);
 
     /// <summary>cuda when libengram's CUDA backend can run here, else cpu.</summary>
     public static string DefaultBackend() => BackendSelector.Probe(EngramBackend.NativeCuda).Available ? "cuda" : "cpu";
@@ -80,6 +89,8 @@ public static class BenchCommand
                 output.Fail($"engram-bench exited with code {rc}");
                 return null;
             }
+            if (settings.Peer && request.DType == "f32")
+                TorchPeer.MergeInto(request.JsonPath, TorchPeer.Run(request, settings.Threads, output.Error));
             var report = BenchJson.Load(request.JsonPath);
             BenchTable.Render(output, report);
             if (settings.JsonFile is null) File.Delete(request.JsonPath);

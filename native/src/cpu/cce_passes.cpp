@@ -8,7 +8,8 @@
 //  - gradient blocks of 512 tokens: C is re-read once per block, so larger is
 //    fewer passes over C; 512 keeps the per-worker dE accumulator (d x 512)
 //    and the gradient tile cache-friendly;
-//  - fused chunks: tokens whose logits over the whole vocabulary fit 4 MiB.
+//  - fused chunks: tokens whose logits over the whole vocabulary fit 4 MiB
+//    (and 1/128 of the logit matrix), at least one token panel.
 #include "cce_passes.hpp"
 
 #include <algorithm>
@@ -346,7 +347,10 @@ void fused_pass(CceRun& r, const float* up, const GradDest& dst, FilterCount& co
     if (r.count() == 0) return;
     const int64_t nr = r.k.nr, d = r.p.d;
     const int64_t tiles = tile_count(r), tile_pad = round_up(kTileRows, r.k.mr);
-    const int64_t by_budget = kFusedLogitBytes / (4 * tiles * tile_pad) / nr * nr;
+    // Chunk logits: at most 4 MiB and at most 1/128 of the logit matrix the
+    // naive method would hold, but never fewer than one token panel.
+    const int64_t budget = std::min(kFusedLogitBytes, 4 * r.count() * r.p.v / 128);
+    const int64_t by_budget = budget / (4 * tiles * tile_pad) / nr * nr;
     const int64_t mc = std::clamp<int64_t>(by_budget, nr, kGradBlockTokens);
     const int64_t m_pad_max = round_up(std::min(mc, r.count()), nr);
     HostScratch logits(r.ctx, 4 * tiles * tile_pad * m_pad_max);
