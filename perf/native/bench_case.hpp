@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_problem.hpp"
 #include "bench_util.hpp"
 
 namespace engram_bench {
@@ -45,6 +46,34 @@ struct Limits {
 struct InputStats {
     double mean_entropy = 0.0, mean_p_target = 0.0, zipf_exponent = 0.0;
     int samples = 0;
+};
+
+// The cases of one backend, in a fixed order: naive forward, engram forward,
+// naive forward+backward, then the engram forward+backward variants asked for.
+// A backend supplies how to run and check each case.
+class CaseRunner {
+public:
+    CaseRunner(const Settings& s, const Problem& p, const char* backend)
+        : s_(s), p_(p), backend_(backend) {}
+    virtual ~CaseRunner() = default;
+    void run(std::vector<Case>& out);
+
+protected:
+    virtual Case naive_case(bool backward) = 0;
+    virtual Case engram_case(const char* op, const std::string& variant, float eps) = 0;
+
+    // A case with its identity filled in.
+    Case base(const char* op, const char* impl, const char* variant) const;
+    // FLOPs of one logit-sized product, 2 N V D.
+    double gemm_flops() const;
+    // Compulsory traffic: inputs, targets, lse, and the gradients when backward.
+    double io_bytes(bool backward) const;
+
+    const Settings& s_;
+    const Problem& p_;
+
+private:
+    std::string backend_;
 };
 
 // Writes the engram-bench/1 JSON (docs/bench-json.md); vs_naive and the

@@ -11,6 +11,44 @@ bool Settings::wants(const std::string& variant) const {
     return std::find(variants.begin(), variants.end(), variant) != variants.end();
 }
 
+void CaseRunner::run(std::vector<Case>& out) {
+    auto add = [&](Case c) {
+        out.push_back(std::move(c));
+        print_case(out.back(), out);
+    };
+    if (s_.naive) add(naive_case(false));
+    add(engram_case("cce_forward", "exact", 0.0f));
+    if (s_.naive) add(naive_case(true));
+    const struct {
+        const char* name;
+        float eps;
+    } variants[] = {{"exact", 0.0f}, {"fused", 0.0f}, {"filtered", s_.filter_eps},
+                    {"fused-filtered", s_.filter_eps}};
+    for (const auto& v : variants)
+        if (s_.wants(v.name)) add(engram_case("cce_forward_backward", v.name, v.eps));
+}
+
+Case CaseRunner::base(const char* op, const char* impl, const char* variant) const {
+    Case c;
+    c.op = op;
+    c.impl = impl;
+    c.variant = variant;
+    c.backend = backend_;
+    c.dtype = s_.dtype;
+    c.n = p_.n;
+    c.v = p_.v;
+    c.d = p_.d;
+    return c;
+}
+
+double CaseRunner::gemm_flops() const { return 2.0 * double(p_.n) * double(p_.v) * double(p_.d); }
+
+double CaseRunner::io_bytes(bool backward) const {
+    double b = double(p_.n * p_.d + p_.v * p_.d) * double(p_.elem_bytes()) + 12.0 * double(p_.n);
+    if (backward) b += 4.0 * double(p_.n * p_.d + p_.v * p_.d);
+    return b;
+}
+
 namespace {
 
 const Case* naive_of(const Case& c, const std::vector<Case>& all) {

@@ -18,10 +18,10 @@ void check(engram_status st, const char* what) {
         throw std::runtime_error(std::string(what) + ": " + engram_last_error());
 }
 
-class CpuCases {
+class CpuCases : public CaseRunner {
 public:
     CpuCases(const Settings& s, const Problem& p, const SampledReference& ref)
-        : s_(s), p_(p), ref_(ref), loss_(size_t(p.n)), lse_(size_t(p.n)),
+        : CaseRunner(s, p, "cpu"), ref_(ref), loss_(size_t(p.n)), lse_(size_t(p.n)),
           ge_(size_t(p.n * p.d)), gc_(size_t(p.v * p.d)) {
         check(engram_context_create(ENGRAM_BACKEND_CPU, 0, &ctx_), "context");
         check(engram_context_set_threads(ctx_, s.threads), "threads");
@@ -41,49 +41,9 @@ public:
     }
     ~CpuCases() { engram_context_destroy(ctx_); }
 
-    void run(std::vector<Case>& out) {
-        if (s_.naive) {
-            out.push_back(naive_forward());
-            print_case(out.back(), out);
-        }
-        out.push_back(engram_case("cce_forward", "exact", 0.0f));
-        print_case(out.back(), out);
-        if (s_.naive) {
-            out.push_back(naive_forward_backward());
-            print_case(out.back(), out);
-        }
-        const struct {
-            const char* name;
-            float eps;
-        } variants[] = {{"exact", 0.0f}, {"fused", 0.0f}, {"filtered", s_.filter_eps},
-                        {"fused-filtered", s_.filter_eps}};
-        for (const auto& v : variants) {
-            if (!s_.wants(v.name)) continue;
-            out.push_back(engram_case("cce_forward_backward", v.name, v.eps));
-            print_case(out.back(), out);
-        }
-    }
-
 private:
-    Case base(const char* op, const char* impl, const char* variant) const {
-        Case c;
-        c.op = op;
-        c.impl = impl;
-        c.variant = variant;
-        c.backend = "cpu";
-        c.dtype = s_.dtype;
-        c.n = p_.n;
-        c.v = p_.v;
-        c.d = p_.d;
-        return c;
-    }
-
-    double gemm_flops() const { return 2.0 * double(p_.n) * double(p_.v) * double(p_.d); }
-    double io_bytes(bool backward) const {
-        double b = double(p_.n * p_.d + p_.v * p_.d) * double(p_.elem_bytes()) + 8.0 * double(p_.n) +
-                   4.0 * double(p_.n);
-        if (backward) b += 4.0 * double(p_.n * p_.d + p_.v * p_.d);
-        return b;
+    Case naive_case(bool backward) override {
+        return backward ? naive_forward_backward() : naive_forward();
     }
 
     // Times fn; peak scratch from the context, peak RSS from the OS.
@@ -116,7 +76,7 @@ private:
         return st.blocks_total ? double(st.blocks_skipped) / double(st.blocks_total) : 0.0;
     }
 
-    Case engram_case(const char* op, const std::string& variant, float eps) {
+    Case engram_case(const char* op, const std::string& variant, float eps) override {
         Case c = base(op, "engram", variant.c_str());
         c.filter_eps = eps;
         const bool fwd_only = std::string(op) == "cce_forward";
@@ -180,8 +140,6 @@ private:
         return c;
     }
 
-    const Settings& s_;
-    const Problem& p_;
     const SampledReference& ref_;
     engram_context* ctx_ = nullptr;
     engram_cce_inputs in_{};

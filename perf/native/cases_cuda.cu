@@ -45,10 +45,10 @@ private:
     void* ptr_ = nullptr;
 };
 
-class CudaCases {
+class CudaCases : public CaseRunner {
 public:
     CudaCases(const Settings& s, const Problem& p, const SampledReference& ref)
-        : s_(s), p_(p), ref_(ref) {
+        : CaseRunner(s, p, "cuda"), ref_(ref) {
         check(engram_context_create(ENGRAM_BACKEND_CUDA, 0, &ctx_), "CUDA context");
         const size_t es = p.elem_bytes();
         e_ = std::make_unique<DeviceBuf>(ctx_, size_t(p.n * p.d) * es);
@@ -86,50 +86,7 @@ public:
         engram_context_destroy(ctx_);
     }
 
-    void run(std::vector<Case>& out) {
-        if (s_.naive) {
-            out.push_back(naive_case(false));
-            print_case(out.back(), out);
-        }
-        out.push_back(engram_case("cce_forward", "exact", 0.0f));
-        print_case(out.back(), out);
-        if (s_.naive) {
-            out.push_back(naive_case(true));
-            print_case(out.back(), out);
-        }
-        const struct {
-            const char* name;
-            float eps;
-        } variants[] = {{"exact", 0.0f}, {"fused", 0.0f}, {"filtered", s_.filter_eps},
-                        {"fused-filtered", s_.filter_eps}};
-        for (const auto& v : variants) {
-            if (!s_.wants(v.name)) continue;
-            out.push_back(engram_case("cce_forward_backward", v.name, v.eps));
-            print_case(out.back(), out);
-        }
-    }
-
 private:
-    Case base(const char* op, const char* impl, const char* variant) const {
-        Case c;
-        c.op = op;
-        c.impl = impl;
-        c.variant = variant;
-        c.backend = "cuda";
-        c.dtype = s_.dtype;
-        c.n = p_.n;
-        c.v = p_.v;
-        c.d = p_.d;
-        return c;
-    }
-
-    double gemm_flops() const { return 2.0 * double(p_.n) * double(p_.v) * double(p_.d); }
-    double io_bytes(bool backward) const {
-        double b = double(p_.n * p_.d + p_.v * p_.d) * double(p_.elem_bytes()) + 12.0 * double(p_.n);
-        if (backward) b += 4.0 * double(p_.n * p_.d + p_.v * p_.d);
-        return b;
-    }
-
     // Times fn with events on the context's stream (fn must enqueue on it).
     Timing time_events(const std::function<void()>& fn) {
         for (int i = 0; i < s_.warmup; ++i) fn();
@@ -159,7 +116,7 @@ private:
         return h;
     }
 
-    Case engram_case(const char* op, const std::string& variant, float eps) {
+    Case engram_case(const char* op, const std::string& variant, float eps) override {
         Case c = base(op, "engram", variant.c_str());
         c.filter_eps = eps;
         const bool fwd_only = std::string(op) == "cce_forward";
@@ -209,7 +166,7 @@ private:
         return c;
     }
 
-    Case naive_case(bool backward) {
+    Case naive_case(bool backward) override {
         Case c = base(backward ? "cce_forward_backward" : "cce_forward", "naive", "materialized");
         NaiveCudaCce naive(static_cast<cudaStream_t>(stream_));
         NaiveCceProblem np;
@@ -248,8 +205,6 @@ private:
         return c;
     }
 
-    const Settings& s_;
-    const Problem& p_;
     const SampledReference& ref_;
     engram_context* ctx_ = nullptr;
     void* stream_ = nullptr;

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Engram.Native;
 
@@ -87,21 +86,6 @@ public static class BenchDriver
     /// Runs the driver, passing its progress output (stdout and stderr) to <paramref name="log"/>; returns
     /// its exit code.
     /// </summary>
-    public static int Run(string driver, BenchRequest request, TextWriter log)
-    {
-        var psi = new ProcessStartInfo(driver)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string a in request.Arguments) psi.ArgumentList.Add(a);
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {driver}");
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) log.WriteLine(e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) log.WriteLine(e.Data); };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        process.WaitForExit();
-        return process.ExitCode;
-    }
+    public static int Run(string driver, BenchRequest request, TextWriter log) =>
+        ChildProcess.Run(driver, request.Arguments, log);
 }

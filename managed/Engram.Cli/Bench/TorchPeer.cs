@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 
@@ -39,13 +38,7 @@ public static class TorchPeer
         {
             try
             {
-                var psi = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true };
-                psi.ArgumentList.Add("-c");
-                psi.ArgumentList.Add("import torch");
-                using var p = Process.Start(psi);
-                if (p is null) continue;
-                p.WaitForExit();
-                if (p.ExitCode == 0) return python;
+                if (ChildProcess.Run(python, ["-c", "import torch"], log: null) == 0) return python;
             }
             catch (System.ComponentModel.Win32Exception)
             {
@@ -93,30 +86,16 @@ public static class TorchPeer
         string? python = FindPython(log);
         if (python is null) return [];
         string json = request.JsonPath + ".torch.json";
-        var psi = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(script);
+        var args = new List<string> { script };
         foreach (var (k, v) in new[] { ("--n", request.N), ("--v", request.V), ("--d", request.D), ("--reps", request.Reps) })
+            args.AddRange([k, v.ToString(CultureInfo.InvariantCulture)]);
+        if (threads is > 0) args.AddRange(["--threads", threads.Value.ToString(CultureInfo.InvariantCulture)]);
+        args.AddRange(["--json", json]);
+        log.WriteLine($"running the torch peer: {python} {string.Join(' ', args)}");
+        int exit = ChildProcess.Run(python, args, log);
+        if (exit != 0 || !File.Exists(json))
         {
-            psi.ArgumentList.Add(k);
-            psi.ArgumentList.Add(v.ToString(CultureInfo.InvariantCulture));
-        }
-        if (threads is > 0)
-        {
-            psi.ArgumentList.Add("--threads");
-            psi.ArgumentList.Add(threads.Value.ToString(CultureInfo.InvariantCulture));
-        }
-        psi.ArgumentList.Add("--json");
-        psi.ArgumentList.Add(json);
-        log.WriteLine($"running the torch peer: {python} {string.Join(' ', psi.ArgumentList)}");
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {python}");
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) log.WriteLine(e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) log.WriteLine(e.Data); };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        process.WaitForExit();
-        if (process.ExitCode != 0 || !File.Exists(json))
-        {
-            log.WriteLine($"torch peer failed (exit {process.ExitCode}); continuing without it");
+            log.WriteLine($"torch peer failed (exit {exit}); continuing without it");
             return [];
         }
         BenchJson.Load(json);  // checks the peer followed the schema

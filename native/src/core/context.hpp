@@ -47,28 +47,72 @@ struct engram_context {
 
 namespace engram {
 
-// Host scratch buffer counted on a context: 64-byte aligned (one cache line,
-// one AVX-512 vector), freed on scope exit.
-class HostScratch {
+// A scratch buffer counted on its context (so "peak extra memory" is
+// measured), freed on scope exit. Memory supplies allocate(ctx, bytes) (throws
+// engram::Error on failure) and release(ctx, ptr) noexcept; sizes are counted
+// rounded up to 64 bytes (one cache line, one AVX-512 vector).
+template <class Memory>
+class Scratch {
 public:
-    HostScratch() = default;
-    HostScratch(engram_context& ctx, uint64_t bytes);
-    ~HostScratch();
-    HostScratch(HostScratch&& other) noexcept;
-    HostScratch& operator=(HostScratch&& other) noexcept;
-    HostScratch(const HostScratch&) = delete;
-    HostScratch& operator=(const HostScratch&) = delete;
+    Scratch() = default;
+    Scratch(engram_context& ctx, uint64_t bytes) {
+        if (bytes == 0) return;
+        const uint64_t rounded = (bytes + 63) & ~uint64_t(63);
+        data_ = Memory::allocate(ctx, rounded);
+        ctx_ = &ctx;
+        bytes_ = rounded;
+        ctx.scratch.add(rounded);
+    }
+    ~Scratch() { reset(); }
+    Scratch(Scratch&& other) noexcept { take(other); }
+    Scratch& operator=(Scratch&& other) noexcept {
+        if (this != &other) {
+            reset();
+            take(other);
+        }
+        return *this;
+    }
+    Scratch(const Scratch&) = delete;
+    Scratch& operator=(const Scratch&) = delete;
 
     template <class T>
     T* as() const { return static_cast<T*>(data_); }
+    template <class T>
+    T* at(uint64_t offset) const {
+        return reinterpret_cast<T*>(static_cast<unsigned char*>(data_) + offset);
+    }
     uint64_t bytes() const { return bytes_; }
 
 private:
-    void release();
+    void take(Scratch& other) noexcept {
+        ctx_ = other.ctx_;
+        data_ = other.data_;
+        bytes_ = other.bytes_;
+        other.ctx_ = nullptr;
+        other.data_ = nullptr;
+        other.bytes_ = 0;
+    }
+    void reset() noexcept {
+        if (data_) {
+            Memory::release(*ctx_, data_);
+            ctx_->scratch.sub(bytes_);
+        }
+        ctx_ = nullptr;
+        data_ = nullptr;
+        bytes_ = 0;
+    }
     engram_context* ctx_ = nullptr;
     void* data_ = nullptr;
     uint64_t bytes_ = 0;
 };
+
+// Host memory, 64-byte aligned.
+struct HostMemory {
+    static void* allocate(engram_context& ctx, uint64_t bytes);
+    static void release(engram_context& ctx, void* ptr) noexcept;
+};
+
+using HostScratch = Scratch<HostMemory>;
 
 // Counts memory held elsewhere (e.g. in a std::vector) as scratch for as
 // long as it lives, so that peak_bytes covers every allocation of an op.

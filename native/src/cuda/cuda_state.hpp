@@ -49,27 +49,14 @@ DeviceState& state(engram_context& ctx);
 // Device scratch of one op, counted in ctx.scratch: cudaMallocAsync on the
 // context's stream, cudaFreeAsync on scope exit (stream-ordered, so the
 // kernels that use it may still be running when the destructor runs).
-class DeviceScratch {
-public:
-    DeviceScratch() = default;
-    DeviceScratch(engram_context& ctx, uint64_t bytes);
-    ~DeviceScratch();
-    DeviceScratch(DeviceScratch&& other) noexcept;
-    DeviceScratch& operator=(DeviceScratch&& other) noexcept;
-    DeviceScratch(const DeviceScratch&) = delete;
-    DeviceScratch& operator=(const DeviceScratch&) = delete;
-
-    template <class T>
-    T* at(uint64_t offset) const {
-        return reinterpret_cast<T*>(static_cast<unsigned char*>(data_) + offset);
-    }
-
-private:
-    void release() noexcept;
-    engram_context* ctx_ = nullptr;
-    void* data_ = nullptr;
-    uint64_t bytes_ = 0;
+// Device memory for scratch: stream-ordered (cudaMallocAsync on the
+// context's stream) where the device has memory pools, else cudaMalloc.
+struct DeviceMemory {
+    static void* allocate(engram_context& ctx, uint64_t bytes);
+    static void release(engram_context& ctx, void* ptr) noexcept;
 };
+
+using DeviceScratch = Scratch<DeviceMemory>;
 
 // Packs several scratch arrays into one allocation, each 256-byte aligned.
 class ScratchLayout {

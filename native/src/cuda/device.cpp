@@ -155,8 +155,7 @@ DeviceState& state(engram_context& ctx) {
     return *ctx.cuda;
 }
 
-DeviceScratch::DeviceScratch(engram_context& ctx, uint64_t bytes) {
-    if (bytes == 0) return;
+void* DeviceMemory::allocate(engram_context& ctx, uint64_t bytes) {
     DeviceState& st = state(ctx);
     void* p = nullptr;
     const cudaError_t err = st.mem_pools ? cudaMallocAsync(&p, size_t(bytes), st.stream)
@@ -166,46 +165,16 @@ DeviceScratch::DeviceScratch(engram_context& ctx, uint64_t bytes) {
             format("allocating %llu bytes of device scratch", (unsigned long long)bytes);
         raise_cuda(err, what.c_str());
     }
-    ctx_ = &ctx;
-    data_ = p;
-    bytes_ = bytes;
-    ctx.scratch.add(bytes);
+    return p;
 }
 
-DeviceScratch::~DeviceScratch() { release(); }
-
-DeviceScratch::DeviceScratch(DeviceScratch&& other) noexcept
-    : ctx_(other.ctx_), data_(other.data_), bytes_(other.bytes_) {
-    other.ctx_ = nullptr;
-    other.data_ = nullptr;
-    other.bytes_ = 0;
-}
-
-DeviceScratch& DeviceScratch::operator=(DeviceScratch&& other) noexcept {
-    if (this != &other) {
-        release();
-        ctx_ = other.ctx_;
-        data_ = other.data_;
-        bytes_ = other.bytes_;
-        other.ctx_ = nullptr;
-        other.data_ = nullptr;
-        other.bytes_ = 0;
-    }
-    return *this;
-}
-
-void DeviceScratch::release() noexcept {
-    if (!data_) return;
-    DeviceState& st = *ctx_->cuda;
+void DeviceMemory::release(engram_context& ctx, void* ptr) noexcept {
+    DeviceState& st = *ctx.cuda;
     if (st.mem_pools)
-        cudaFreeAsync(data_, st.stream);
+        cudaFreeAsync(ptr, st.stream);
     else
-        cudaFree(data_);
+        cudaFree(ptr);
     cudaGetLastError();  // nothing to report from a destructor
-    ctx_->scratch.sub(bytes_);
-    ctx_ = nullptr;
-    data_ = nullptr;
-    bytes_ = 0;
 }
 
 /* --- cuda_backend.hpp ---------------------------------------------------- */
