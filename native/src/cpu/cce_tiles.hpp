@@ -26,9 +26,13 @@ struct CceTiles {
     // broadcasts of a per step of k.
     static void micro(int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
                       float* c, int64_t ldc, bool acc) {
+        // Accumulating into c: start from it rather than adding it at the end,
+        // so its loads issue before the k loop (they overlap the previous
+        // call's tail) instead of stalling the final add — which matters when
+        // k is small (the fused pass's rank-32 updates of dC).
         V r[MR][NV];
         for (int i = 0; i < MR; ++i)
-            for (int j = 0; j < NV; ++j) r[i][j] = V::zero();
+            for (int j = 0; j < NV; ++j) r[i][j] = acc ? V::load(c + i * ldc + j * L) : V::zero();
         for (int64_t kk = 0; kk < k; ++kk) {
             V bv[NV];
             for (int j = 0; j < NV; ++j) bv[j] = V::load(b + j * L);
@@ -40,10 +44,7 @@ struct CceTiles {
             b += ldb;
         }
         for (int i = 0; i < MR; ++i)
-            for (int j = 0; j < NV; ++j) {
-                float* p = c + i * ldc + j * L;
-                (acc ? r[i][j] + V::load(p) : r[i][j]).store(p);
-            }
+            for (int j = 0; j < NV; ++j) r[i][j].store(c + i * ldc + j * L);
     }
 
     // Same product for a ragged corner: only m_eff x n_eff of c is touched.
