@@ -180,7 +180,7 @@ __global__ void shard_combine(CceCombine c) {
 
 }  // namespace
 
-int32_t cce_scan_blocks(int32_t n) { return (n + kScanBlock - 1) / kScanBlock; }
+int32_t cce_scan_blocks(int32_t n) { return (n - 1) / kScanBlock + 1; }  // n >= 1
 
 cudaError_t launch_compact_tokens(const CceTargets& t, const CceTokens& k, bool scatter,
                                   cudaStream_t stream) {

@@ -45,7 +45,7 @@ __device__ __forceinline__ void forward_epilogue(Core& core, const CceDev& p,
             if (ok[j]) {
                 lsum[i] += z;
                 if (colg[j] == tc) tgt[i] = z;
-                lmax = fmaxf(lmax, z);
+                lmax = (z > lmax || z != z) ? z : lmax;  // fmaxf would drop a NaN
             } else {
                 z = -INFINITY;
             }
@@ -53,7 +53,7 @@ __device__ __forceinline__ void forward_epilogue(Core& core, const CceDev& p,
         }
         // Block-wise online update: one rescale per row per tile, and nothing
         // to merge when every column of the thread lies past the vocabulary.
-        if (lmax > -INFINITY) {
+        if (!(lmax == -INFINITY)) {  // NaN passes, so a NaN row yields a NaN lse
             float s = 0.0f;
 #pragma unroll
             for (int j = 0; j < Core::COLS; ++j) s += expf(core.at(i, j) - lmax);

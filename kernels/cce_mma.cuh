@@ -189,7 +189,7 @@ struct MmaCore {
             for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
                 for (int r = 0; r < 4; ++r) acc[mt][nt][r] = 0.0f;
-        const int ktiles = (d + BK - 1) / BK;
+        const int ktiles = (d - 1) / BK + 1;  // d >= 1; no overflow near 2^31
         __syncthreads();  // the previous user of shared memory is done
 #pragma unroll
         for (int s = 0; s < STAGES - 1; ++s) {

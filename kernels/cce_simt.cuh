@@ -74,7 +74,7 @@ struct SimtCore {
         for (int i = 0; i < ROWS; ++i)
 #pragma unroll
             for (int j = 0; j < COLS; ++j) acc[i][j] = 0.0f;
-        const int ktiles = (d + BK - 1) / BK;
+        const int ktiles = (d - 1) / BK + 1;  // d >= 1; no overflow near 2^31
         // Loader mapping: 4 threads per operand row, 4 consecutive k each.
         const int lr = threadIdx.x >> 2, lk = (threadIdx.x & 3) * 4;
         __syncthreads();  // the previous user of shared memory is done

@@ -248,7 +248,10 @@ typedef struct engram_cce_options {
                                    |dloss/dlogit| (before the upstream gradient) is
                                    below it is skipped. 0 = exact, <0 = AUTO          */
     int32_t check_targets;      /* 1 (default): validate target ids (on CUDA this
-                                   synchronises the stream once); 0: trust them     */
+                                   synchronises the stream once); 0: trust them.
+                                   (CUDA backward and forward_backward also
+                                   synchronise once at the end to fill the op
+                                   stats.)                                          */
     int32_t reserved;
 } engram_cce_options;
 

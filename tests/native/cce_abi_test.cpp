@@ -800,6 +800,17 @@ TEST_P(CceAbiTest, DevicePointersOnACpuContext) {
     EXPECT_OPS_FAIL(input_ops(), ENGRAM_ERR_WRONG_BACKEND, "in->e");
 }
 
+TEST_P(CceAbiTest, ForwardBackwardGradLossMustNotAliasOutputs) {
+    // grad_loss is read while loss and lse are written.
+    opts.reduction = ENGRAM_REDUCTION_NONE;
+    grad_loss = loss;
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, forward_backward(), "grad_loss overlaps loss");
+    reset();
+    opts.reduction = ENGRAM_REDUCTION_NONE;
+    grad_loss = lse;
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, forward_backward(), "grad_loss overlaps lse");
+}
+
 ENGRAM_INSTANTIATE_BACKENDS(CceAbiTest);
 
 }  // namespace

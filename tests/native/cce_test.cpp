@@ -460,6 +460,33 @@ TEST_P(CceTest, Bf16GradientsInInputDtype) {
     check_all(s, req);
 }
 
+// Shapes that reach the steady state of the CUDA tensor-core pipeline (hidden
+// sizes a multiple of 8 spanning several 32-deep k tiles and, in the backward,
+// several 64-wide chunks of d), and a token count spanning CPU token blocks.
+TEST_P(CceTest, MultiTileHiddenSizes16Bit) {
+    const struct {
+        int64_t n, d, v;
+    } shapes[] = {{300, 264, 1500}, {129, 520, 4099}, {1, 2304, 130}};
+    uint64_t seed = 40;
+    for (const auto& sh : shapes) {
+        for (engram_dtype dt : {ENGRAM_DTYPE_BF16, ENGRAM_DTYPE_F16}) {
+            CceSpec s = shape(sh.n, sh.d, sh.v, ++seed);
+            s.dtype = dt;
+            s.bias = true;
+            s.softcap = 20.0f;
+            s.smoothing = 0.1f;
+            s.z_loss = 1e-4f;
+            check_all(s);
+        }
+    }
+}
+
+TEST_P(CceTest, MultiTileHiddenSizesF32) {
+    CceSpec s = shape(129, 520, 4099, 47);
+    s.bias = true;
+    check_all(s);
+}
+
 TEST_P(CceTest, F16AllOptionsOddShapes) {
     CceSpec s = shape(37, 7, 1009, 5);
     s.dtype = ENGRAM_DTYPE_F16;

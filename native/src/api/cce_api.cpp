@@ -286,6 +286,11 @@ ENGRAM_API engram_status engram_cce_forward_backward(engram_context* ctx,
         check_f32_output(c, loss, loss_count(p), "loss");
         check_f32_output(c, lse, uint64_t(p.n), "lse");
         check_f32_output(c, grad_loss, loss_count(p), "grad_loss");
+        // grad_loss is read while loss and lse are written.
+        if (ranges_overlap(grad_loss, loss_count(p) * 4, loss, loss_count(p) * 4))
+            fail(ENGRAM_ERR_INVALID_ARGUMENT, "grad_loss overlaps loss");
+        if (ranges_overlap(grad_loss, loss_count(p) * 4, lse, uint64_t(p.n) * 4))
+            fail(ENGRAM_ERR_INVALID_ARGUMENT, "grad_loss overlaps lse");
         CceGrads g = validate_grads(c, p, grads);
         if (c.backend == ENGRAM_BACKEND_CUDA)
             cuda::cce_forward_backward(c, p, grad_loss, loss, lse, g);

@@ -101,6 +101,7 @@ ENGRAM_API engram_status engram_context_get_stream(engram_context* ctx, void** s
         engram_context& c = require_context(ctx);
         require_not_null(stream, "stream");
         require_cuda_context(c, "engram_context_get_stream");
+        auto l = lock(c);  // set_stream may be replacing it
         *stream = cuda::get_stream(c);
     });
 }

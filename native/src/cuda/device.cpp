@@ -306,10 +306,13 @@ void free(engram_context& ctx, void* ptr) {
             fail(ENGRAM_ERR_INVALID_ARGUMENT,
                  format("ptr (%p) was allocated on CUDA device %d; ctx uses device %d", ptr,
                         it->second.device, st.device));
-        r.ranges.erase(it);
     }
     DeviceGuard guard(st.device);
     check_cuda(cudaFree(ptr), "cudaFree");
+    // Forget the range only once it is really freed, so a failed free can be retried.
+    Registry& r = registry();
+    std::lock_guard<std::mutex> lock(r.mutex);
+    r.ranges.erase(reinterpret_cast<uintptr_t>(ptr));
 }
 
 void copy_to_device(engram_context& ctx, void* dst, const void* src, uint64_t bytes) {
