@@ -4,7 +4,6 @@
 #include "cce.hpp"
 
 #include <cstring>
-#include <vector>
 
 #include "../core/error.hpp"
 #include "../shared/cce_math.h"

@@ -152,27 +152,28 @@ void merge_stats(const std::vector<RunningStats>& st, Block b, float* m, float* 
 // Scratch of one worker for the tile loops.
 struct WorkerTiles {
     HostScratch zt, apack, ctile, tgt_row;
-    WorkerTiles(CceRun& r, int64_t m_pad, bool own_zt)
-        : zt(r.ctx, own_zt ? 4 * round_up(kTileRows, r.k.mr) * m_pad : 0),
+    WorkerTiles(CceRun& r, int64_t m_pad)
+        : zt(r.ctx, 4 * round_up(kTileRows, r.k.mr) * m_pad),
           apack(r.ctx, 4 * int64_t(r.k.kc) * r.k.mr),
           ctile(r.ctx, r.p.dtype == ENGRAM_DTYPE_F32 ? 0 : 4 * kTileRows * r.p.d),
           tgt_row(r.ctx, 4 * m_pad) {}
 };
 
-// Extra per-worker scratch for gradient tiles.
+// Extra per-worker scratch for gradient tiles; row: one grad_e row being
+// summed from the workers' partials.
 struct WorkerGrads {
-    HostScratch gp, det, apad, skip;
+    HostScratch gp, det, apad, skip, row;
     WorkerGrads(CceRun& r, int64_t m_pad, bool want_e)
         : gp(r.ctx, 4 * round_up(kTileRows, r.k.mr) * m_pad),
           det(r.ctx, want_e ? 4 * round_up(r.p.d, r.k.mr) * m_pad : 0),
           apad(r.ctx, 4 * kTileRows * r.k.mr),
-          skip(r.ctx, m_pad / r.k.nr) {}
+          skip(r.ctx, m_pad / r.k.nr),
+          row(r.ctx, want_e ? 4 * r.p.d : 0) {}
 };
 
 // Logits of tile t (classifier rows crow, f32) for block b into zt, bias and
-// softcap applied; the block's target rows in the tile into w.tgt_row. With
-// few tokens and their unpacked rows at hand, a kernel that needs no packing
-// of the classifier rows is used where the ISA has one.
+// softcap applied. With few tokens and their unpacked rows at hand, a kernel
+// that needs no packing of the classifier rows is used where the ISA has one.
 void logits_into(CceRun& r, WorkerTiles& w, Tile t, const float* crow, const float* panels,
                  const float* rows, Block b, float* zt) {
     const bool unpacked = rows && b.m_pad <= kUnpackedTokens &&
@@ -180,10 +181,11 @@ void logits_into(CceRun& r, WorkerTiles& w, Tile t, const float* crow, const flo
     if (!unpacked) r.k.logits_tile(crow, t.rows, r.p.d, panels, b.m_pad, zt, w.apack.as<float>());
     r.k.tile_transform(zt, t.rows, b.m_pad, r.bias_f32() ? r.bias_f32() + t.start : nullptr,
                        r.p.softcap);
-    target_rows(r, b, t, w.tgt_row.as<int32_t>());
 }
 
+// Merges tile t's transformed logits of block b into st (w.tgt_row is set here).
 void stats_tile(CceRun& r, WorkerTiles& w, RunningStats& st, Tile t, Block b, const float* zt) {
+    target_rows(r, b, t, w.tgt_row.as<int32_t>());
     r.k.tile_stats(zt, t.rows, b.m_pad, w.tgt_row.as<int32_t>(), st.m.as<float>(),
                    st.s.as<float>(), st.tgt.as<float>(),
                    st.lsum.bytes() ? st.lsum.as<float>() : nullptr, st.colbuf.as<float>());
@@ -207,11 +209,12 @@ struct BlockCoefs {
 };
 
 // dloss/dlogit of tile t (zt holds its transformed logits), then the dE and
-// dC products for the panels the filter keeps.
+// dC products for the panels the filter keeps (w.tgt_row is set here).
 void grad_tile(CceRun& r, WorkerTiles& w, WorkerGrads& g, const BlockCoefs& co, Tile t, Block b,
                float* zt, const float* crow, const float* rows, const GradDest& dst,
                FilterCount& count) {
     const CceProblem& p = r.p;
+    target_rows(r, b, t, w.tgt_row.as<int32_t>());
     uint8_t* skip = g.skip.as<uint8_t>();
     r.k.tile_grads(zt, t.rows, b.m_pad, p.softcap, co.lse.as<float>(), co.scale.as<float>(),
                    co.up.as<float>(), w.tgt_row.as<int32_t>(), p.smoothing * p.inv_vocab(),
@@ -245,16 +248,16 @@ void prepare_block(CceRun& r, Block b, float* rows, float* panels) {
 void write_grad_e(CceRun& r, const std::vector<WorkerGrads>& g, Block b, const GradDest& dst) {
     const int64_t d = r.p.d;
     const size_t gs = engram_dtype_size(dst.grad_e_dtype);
-    r.ctx.pool->parallel_for(b.m, 16, [&](int64_t i0, int64_t i1, int) {
-        std::vector<float> row(size_t(d), 0.0f);
+    r.ctx.pool->parallel_for(b.m, 16, [&](int64_t i0, int64_t i1, int worker) {
+        float* row = g[size_t(worker)].row.as<float>();
         for (int64_t i = i0; i < i1; ++i) {
-            std::fill(row.begin(), row.end(), 0.0f);
+            std::fill_n(row, d, 0.0f);
             for (const WorkerGrads& w : g) {
                 const float* det = w.det.as<float>() + i;
-                for (int64_t j = 0; j < d; ++j) row[size_t(j)] += det[j * b.m_pad];
+                for (int64_t j = 0; j < d; ++j) row[j] += det[j * b.m_pad];
             }
             const int64_t tok = r.tokens.rows[size_t(b.begin + i)];
-            r.k.from_f32(row.data(), d, dst.grad_e_dtype,
+            r.k.from_f32(row, d, dst.grad_e_dtype,
                          static_cast<char*>(dst.grad_e) + size_t(tok) * size_t(d) * gs);
         }
     });
@@ -282,7 +285,7 @@ void stats_pass(CceRun& r, float* m, float* s, float* tgt, float* lsum) {
     std::vector<RunningStats> st;
     std::vector<HostScratch> rowbuf;  // gather buffer: one panel of rows per worker
     for (int w = 0; w < workers(r); ++w) {
-        wt.emplace_back(r, m_pad_max, true);
+        wt.emplace_back(r, m_pad_max);
         st.emplace_back(r.ctx, m_pad_max, lsum != nullptr);
         rowbuf.emplace_back(r.ctx, 4 * nr * row_stride(d));
     }
@@ -317,7 +320,7 @@ void grad_pass(CceRun& r, const float* lse, const float* up, const GradDest& dst
     std::vector<WorkerTiles> wt;
     std::vector<WorkerGrads> wg;
     for (int w = 0; w < workers(r); ++w) {
-        wt.emplace_back(r, m_pad_max, true);
+        wt.emplace_back(r, m_pad_max);
         wg.emplace_back(r, m_pad_max, dst.grad_e != nullptr);
     }
     for (int64_t begin = 0; begin < r.count(); begin += kGradBlockTokens) {
@@ -364,7 +367,7 @@ void fused_pass(CceRun& r, const float* up, const GradDest& dst, FilterCount& co
     std::vector<WorkerGrads> wg;
     std::vector<RunningStats> st;
     for (int w = 0; w < workers(r); ++w) {
-        wt.emplace_back(r, m_pad_max, true);
+        wt.emplace_back(r, m_pad_max);
         wg.emplace_back(r, m_pad_max, dst.grad_e != nullptr);
         st.emplace_back(r.ctx, m_pad_max, lsum != nullptr);
     }
@@ -407,12 +410,10 @@ void fused_pass(CceRun& r, const float* up, const GradDest& dst, FilterCount& co
             if (more)
                 logits_into(r, x, t, crow, panels[slot ^ 1].as<float>(), rows[slot ^ 1].as<float>(),
                             next, x.zt.as<float>());
-            target_rows(r, cur, t, x.tgt_row.as<int32_t>());
             grad_tile(r, x, wg[size_t(w)], co, t, cur, region(t), crow, rows[slot].as<float>(),
                       dst, count);
             if (more) {
                 std::memcpy(region(t), x.zt.as<float>(), sizeof(float) * size_t(tile_pad * next.m_pad));
-                target_rows(r, next, t, x.tgt_row.as<int32_t>());
                 stats_tile(r, x, st[size_t(w)], t, next, region(t));
             }
         });
