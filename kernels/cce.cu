@@ -157,6 +157,9 @@ __global__ void convert_grads(const float* src, uint16_t* dst, int32_t dtype, in
         dst[i] = dtype == kBF16 ? f32_to_bf16(src[i]) : f32_to_f16(src[i]);
 }
 
+// Each shard's lse is one term of the logsumexp: lse_single keeps its
+// non-finite cases (-inf adds nothing, +inf and NaN propagate), where
+// LseState{x, 1} would claim exp(x - x) = 1 for an infinite x.
 __global__ void shard_combine(CceCombine c) {
     const int64_t stride = int64_t(gridDim.x) * blockDim.x;
     for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < c.n; i += stride) {
@@ -164,7 +167,7 @@ __global__ void shard_combine(CceCombine c) {
         if (load_target(c.targets, c.i64, i) != c.ignore_index) {
             LseState st = lse_empty();
             for (int s = 0; s < c.num_shards; ++s)
-                st = lse_merge(st, LseState{c.shard_lse[int64_t(s) * c.n + i], 1.0f});
+                st = lse_merge(st, lse_single(c.shard_lse[int64_t(s) * c.n + i]));
             token_lse = lse_value(st);
             token_loss = cce_token_loss(token_lse, c.target_logit[i],
                                         c.logit_sum ? c.logit_sum[i] : 0.0f, c.inv_vocab,

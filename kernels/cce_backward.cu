@@ -10,10 +10,18 @@
 // classifier tile (from L2) and all of E stays hot in L2 (8192 x 2304 bf16 is
 // 38 MB); the dE atomics of concurrent CTAs then land on different rows.
 //
+// Non-finite values (the contract of shared/cce_math.h, as on the CPU and in
+// torch autograd): G is the plain IEEE arithmetic of dloss/dz * upstream *
+// softcap factor, so a NaN lse gives a NaN row, a +inf lse gives NaN at +inf
+// columns (exp(inf - inf)), and so on. The filter never hides them: a tile
+// with a NaN or infinite |dloss/dz| or upstream gradient is always kept, and
+// filter_eps = 0 keeps every tile.
+//
 // Precision of the 16-bit products: G is rounded to the input dtype for the
-// tensor cores. Scaled by the upstream gradient (1/N under MEAN), f16 would
-// lose G's small entries to subnormals, so the tile stores G' = G / s with s =
-// max |upstream| over its rows and multiplies s back in fp32 after the product.
+// tensor cores. f16 would flush G's small entries to zero (a row with a small
+// upstream gradient, 1/N under MEAN), so G is placed in f16's range per row
+// for dE and per tile for dC (MmaCore::backward_products), from the largest
+// finite |G| that the epilogue records per row and per tile.
 #include "cce_mma.cuh"
 #include "cce_simt.cuh"
 
@@ -21,15 +29,16 @@ namespace engram::kernels {
 
 namespace {
 
-// acc (raw dot products) -> G' = dloss/dz * upstream / scale, zero outside
-// the valid rows and columns. Returns whether any valid entry escapes the
-// filter (|raw| >= filter_eps; NaN escapes too, so errors stay visible).
+// acc (raw dot products) -> G = dloss/dz * upstream * softcap factor, zero
+// outside the valid rows and columns. Returns whether the tile escapes the
+// filter. For f16 it records, as float bits, the largest finite |G| of each
+// row (atomicMax into s_gmax) and of the tile (s_gmax_tile).
 template <class Core>
 __device__ __forceinline__ bool backward_epilogue(Core& core, const CceDev& p,
                                                   const typename Core::T* bias, int64_t col0,
                                                   const int* s_erow, const int* s_tcol,
                                                   const float* s_lse, const float* s_up,
-                                                  float inv_scale) {
+                                                  uint32_t* s_gmax, uint32_t* s_gmax_tile) {
     using Elt = typename Core::Type;
     int64_t colg[Core::COLS];
     bool ok[Core::COLS];
@@ -40,7 +49,8 @@ __device__ __forceinline__ bool backward_epilogue(Core& core, const CceDev& p,
         ok[j] = colg[j] < p.v;
         b[j] = (bias && ok[j]) ? Elt::to_f32(bias[colg[j]]) : 0.0f;
     }
-    bool keep = false;
+    bool keep = !(p.filter_eps > 0.0f);  // eps = 0: exact, nothing is skipped
+    uint32_t tile_max = 0;
 #pragma unroll
     for (int i = 0; i < Core::ROWS; ++i) {
         const int r = Core::row(i);
@@ -48,26 +58,50 @@ __device__ __forceinline__ bool backward_epilogue(Core& core, const CceDev& p,
         const float lse = s_lse[r];
         const CceGradCoef coef = cce_grad_coef(lse, p.inv_vocab, p.smoothing, p.z_loss);
         const int64_t tc = s_tcol[r];
-        const float w = s_up[r] * inv_scale;
+        const float up = s_up[r];
+        // A NaN or infinite upstream gradient reaches every entry of the row,
+        // however small dloss/dz is there.
+        if (row_ok && !(fabsf(up) < INFINITY)) keep = true;
+        uint32_t row_max = 0;
 #pragma unroll
         for (int j = 0; j < Core::COLS; ++j) {
             float g = 0.0f;
             if (row_ok && ok[j]) {
                 const float z = softcap_apply(core.at(i, j) + b[j], p.softcap);
                 const float raw = cce_logit_grad(z, lse, colg[j] == tc, coef);
-                keep |= !(fabsf(raw) < p.filter_eps);
-                g = raw * w * softcap_grad(z, p.softcap);
+                if (!(fabsf(raw) < p.filter_eps)) keep = true;  // NaN and inf escape
+                g = raw * (up * softcap_grad(z, p.softcap));
             }
             core.at(i, j) = g;
+            if constexpr (Core::kScaleG) {
+                const uint32_t bits = __float_as_uint(fabsf(g));
+                if (bits < 0x7f800000u && bits > row_max) row_max = bits;  // finite only
+            }
         }
+        if constexpr (Core::kScaleG) {
+#pragma unroll
+            for (int o = Core::ROW_XOR_BEGIN; o < Core::ROW_XOR_END; o <<= 1) {
+                const uint32_t other = __shfl_xor_sync(0xffffffffu, row_max, o);
+                row_max = other > row_max ? other : row_max;
+            }
+            if (Core::row_leader() && row_max > 0) atomicMax(s_gmax + r, row_max);
+            tile_max = row_max > tile_max ? row_max : tile_max;
+        }
+    }
+    if constexpr (Core::kScaleG) {
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) {
+            const uint32_t other = __shfl_xor_sync(0xffffffffu, tile_max, o);
+            tile_max = other > tile_max ? other : tile_max;
+        }
+        if ((threadIdx.x & 31) == 0 && tile_max > 0) atomicMax(s_gmax_tile, tile_max);
     }
     return keep;
 }
 
-// dbias[col] += scale * sum over the tile's rows of G'.
+// dbias[col] += sum over the tile's rows of G (fp32, unscaled).
 template <class Core>
-__device__ __forceinline__ void bias_grad(Core& core, int64_t col0, int64_t v, float* db,
-                                          float scale) {
+__device__ __forceinline__ void bias_grad(Core& core, int64_t col0, int64_t v, float* db) {
 #pragma unroll
     for (int j = 0; j < Core::COLS; ++j) {
         float s = 0.0f;
@@ -76,7 +110,7 @@ __device__ __forceinline__ void bias_grad(Core& core, int64_t col0, int64_t v, f
 #pragma unroll
         for (int o = Core::COL_XOR_BEGIN; o < Core::COL_XOR_END; o <<= 1) s += shfl_xor(s, o);
         const int64_t col = col0 + Core::col(j);
-        if (Core::col_leader() && col < v) atomicAdd(db + col, s * scale);
+        if (Core::col_leader() && col < v) atomicAdd(db + col, s);
     }
 }
 
@@ -91,7 +125,8 @@ __global__ void __launch_bounds__(Core::THREADS)
     __shared__ int s_tcol[BM];
     __shared__ float s_lse[BM];
     __shared__ float s_up[BM];
-    __shared__ float s_scale;
+    __shared__ uint32_t s_gmax[BM];  // f16: float bits of each row's largest finite |G|
+    __shared__ uint32_t s_gmax_tile;
 
     const T* e = static_cast<const T*>(p.e);
     const T* c = static_cast<const T*>(p.c);
@@ -115,36 +150,30 @@ __global__ void __launch_bounds__(Core::THREADS)
             s_tcol[r] = ok ? p.tcol[slot] : -1;
             s_lse[r] = ok ? lse_slot[slot] : 0.0f;
             s_up[r] = ok ? up_slot[slot] : 0.0f;
+            s_gmax[r] = 0u;
         }
+        if (threadIdx.x == 0) s_gmax_tile = 0u;
         __syncthreads();
-        if (threadIdx.x < 32) {  // scale = max |upstream| of the tile's rows
-            float m = 0.0f;
-            for (int r = threadIdx.x; r < BM; r += 32) m = fmaxf(m, fabsf(s_up[r]));
-#pragma unroll
-            for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, shfl_xor(m, o));
-            if (threadIdx.x == 0) s_scale = m;
-        }
 
         auto erow = [&](int r) -> int64_t { return s_erow[r]; };
         const int64_t v = p.v;
         auto crow = [=](int r) -> int64_t { return col0 + r < v ? col0 + r : -1; };
         Core core;
-        core.template mainloop<kVec>(smem, e, c, p.d, erow, crow);  // its barriers publish s_scale
-        float scale = s_scale;
-        scale = (scale > 0.0f && scale < INFINITY) ? scale : 1.0f;
-        const bool keep =
-            backward_epilogue(core, p, bias, col0, s_erow, s_tcol, s_lse, s_up, 1.0f / scale);
-        // One vote per tile; it is also the barrier after which the mainloop's
-        // shared memory may be reused for G.
+        core.template mainloop<kVec>(smem, e, c, p.d, erow, crow);
+        const bool keep = backward_epilogue(core, p, bias, col0, s_erow, s_tcol, s_lse, s_up,
+                                            s_gmax, &s_gmax_tile);
+        // One vote per tile; it is also the barrier that completes s_gmax and
+        // after which the mainloop's shared memory may be reused for G.
         const bool any = __syncthreads_or(keep) != 0;
         ++visited;
         if (!any) {
             ++skipped;
             continue;
         }
-        if (db) bias_grad(core, col0, p.v, db, scale);
+        if (db) bias_grad(core, col0, p.v, db);
         if (de || dc)
-            core.template backward_products<kVec>(smem, e, c, p.d, erow, crow, de, dc, scale, nbuf);
+            core.template backward_products<kVec>(smem, e, c, p.d, erow, crow, de, dc, s_gmax,
+                                                  s_gmax_tile, nbuf);
     }
     if (threadIdx.x == 0 && visited > 0) {
         atomicAdd(&p.info->blocks_total, visited);

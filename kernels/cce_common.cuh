@@ -43,6 +43,18 @@ inline bool use_vec_loads(const CceDev& p) {
     return p.d % per_16_bytes == 0 && aligned(p.e) && aligned(p.c);
 }
 
+// 2^k as a float, for k in [-126, 127] (a normal number: exact scaling).
+__device__ __forceinline__ float exp2_int(int k) { return __uint_as_float(uint32_t(k + 127) << 23); }
+
+// Placement of backward gradients in f16's range (see cce_backward.cu): for
+// the float bits of a largest finite magnitude M (0 if none), the k with
+// M / 2^k in [2^14, 2^15) — the top of f16's range, below its maximum 65504
+// — clamped so that 2^k and 2^-k stay normal floats.
+__device__ __forceinline__ int f16_scale_exp(uint32_t max_bits) {
+    const int k = int(max_bits >> 23) - 127 - 14;  // max_bits < 0x7f800000: finite
+    return k < -126 ? -126 : k;
+}
+
 __device__ __forceinline__ int64_t load_target(const void* targets, int32_t i64, int64_t i) {
     return i64 ? int64_t(static_cast<const long long*>(targets)[i])
                : int64_t(static_cast<const int*>(targets)[i]);

@@ -18,6 +18,11 @@ namespace {
 
 // Folds one logit tile into the thread's row states: z = softcap(acc + bias),
 // running (max, sum exp), target logit and logit sum over valid columns.
+//
+// Non-finite logits follow torch.logsumexp (the LseState contract of
+// shared/cce_math.h, the same on the CPU): the tile's sum is taken relative to
+// lse_shift(lmax), never to an infinite lmax, so a NaN gives a NaN lse, a +inf
+// (no NaN) gives lse = +inf, and -inf logits contribute exp = 0.
 template <class Core>
 __device__ __forceinline__ void forward_epilogue(Core& core, const CceDev& p,
                                                  const typename Core::T* bias, int64_t col0,
@@ -52,11 +57,12 @@ __device__ __forceinline__ void forward_epilogue(Core& core, const CceDev& p,
             core.at(i, j) = z;
         }
         // Block-wise online update: one rescale per row per tile, and nothing
-        // to merge when every column of the thread lies past the vocabulary.
+        // to merge when every logit is -inf or past the vocabulary (exp = 0).
         if (!(lmax == -INFINITY)) {  // NaN passes, so a NaN row yields a NaN lse
+            const float shift = lse_shift(lmax);  // z - lmax would be inf - inf = NaN
             float s = 0.0f;
 #pragma unroll
-            for (int j = 0; j < Core::COLS; ++j) s += expf(core.at(i, j) - lmax);
+            for (int j = 0; j < Core::COLS; ++j) s += expf(core.at(i, j) - shift);
             st[i] = lse_merge(st[i], LseState{lmax, s});
         }
     }

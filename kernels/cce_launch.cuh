@@ -70,9 +70,10 @@ struct CceDev {
 };
 
 // Forward, stage 1: each CTA reduces a token tile against one vocabulary
-// split; partials[split * slots + slot] = {max, sum exp(z - max), target
-// logit (0 if not in the split), sum of logits}. Returns the number of
-// splits for this problem (the host sizes `partials` with it).
+// split; partials[split * slots + slot] = {max, sum exp(z - lse_shift(max)),
+// target logit (0 if not in the split), sum of logits} ({max, sum} is an
+// LseState of shared/cce_math.h). Returns the number of splits for this
+// problem (the host sizes `partials` with it).
 int32_t cce_forward_splits(const CceDev& p, int32_t sm_count);
 cudaError_t launch_forward_partials(const CceDev& p, int32_t splits, float* partials,
                                     cudaStream_t stream);
@@ -103,8 +104,9 @@ cudaError_t launch_backward_prep(const CceDev& p, const float* lse_row, const fl
                                  int32_t reduction, float* lse_slot, float* up_slot,
                                  cudaStream_t stream);
 
-// Backward tiles: recompute the logit tile, G = dloss/dz, skip the tile when
-// every |raw g| < filter_eps, then de[row] += G C, dc[col] += G^T E,
+// Backward tiles: recompute the logit tile, G = dloss/dz * upstream, skip the
+// tile when filter_eps > 0, every |raw g| < filter_eps and every upstream
+// gradient is finite, then de[row] += G C, dc[col] += G^T E,
 // db[col] += sum G, all fp32 atomics into zeroed [n, d], [v, d], [v] arrays
 // (each may be null). Counts tiles into info->blocks_total/skipped.
 // max_smem: the device's per-block shared memory limit (opt-in), which picks

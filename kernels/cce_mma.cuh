@@ -17,6 +17,8 @@
 // phase fall in distinct bank groups.
 #pragma once
 
+#include <type_traits>
+
 #include "cce_common.cuh"
 
 namespace engram::kernels {
@@ -245,28 +247,76 @@ struct MmaCore {
         }
     }
 
-    // The backward's products for this tile, after the epilogue left
-    // G' = dloss/dz / scale in acc (zero outside the valid rows and columns):
-    //   de[erow(r)] += scale * G' C[crow]      (if de)
-    //   dc[crow(n)] += scale * G'^T E[erow]    (if dc)
-    // over the hidden size in chunks of DC columns, double-buffered.
+    // f16 has 5 exponent bits, so the backward places G in its range by
+    // powers of two (backward_products); bf16 has fp32's range and takes G as
+    // it is.
+    static constexpr bool kScaleG = std::is_same<Elt, F16>::value;
+
+    // The backward's products for this tile, after the epilogue left G =
+    // dloss/dz * upstream in acc (fp32, zero outside the valid rows and
+    // columns). The tensor cores multiply 16-bit operands, so G is rounded to
+    // the input dtype in shared memory; accumulation stays fp32:
+    //   de[erow(r)] += 2^k_r (G[r] / 2^k_r) C[crow]   (if de)
+    //   dc[crow(n)] += 2^k_t (G / 2^k_t)^T E[erow]    (if dc)
+    // For f16, k_r puts row r's largest finite |G| (gmax_row[r], float bits)
+    // at the top of f16's range and k_t the tile's (gmax_tile). dE is a
+    // product per row, so every row keeps f16's precision whatever its
+    // upstream gradient (a tile-wide scale flushed rows with a small
+    // grad_loss to zero); dC sums over rows, which must share one scale there,
+    // and loses only terms below ~2^-39 of the tile's largest |G|. Powers of
+    // two keep the scaling exact. bf16: k = 0.
     template <bool kVec, class ERow, class CRow>
     __device__ __forceinline__ void backward_products(unsigned char* smem_raw, const uint16_t* e,
                                                       const uint16_t* c, int d, ERow erow,
-                                                      CRow crow, float* de, float* dc, float scale,
-                                                      int nbuf) {
+                                                      CRow crow, float* de, float* dc,
+                                                      const uint32_t* gmax_row,
+                                                      uint32_t gmax_tile, int nbuf) {
         uint16_t* G = reinterpret_cast<uint16_t*>(smem_raw);
-        uint16_t* chunks = reinterpret_cast<uint16_t*>(smem_raw + G_BYTES);
-        // G to shared memory in the input dtype: the tensor cores multiply
-        // 16-bit operands; accumulation stays fp32. Pairs of columns are
-        // adjacent (2t, 2t + 1), so one 32-bit store each.
+        if constexpr (kScaleG) {
+            const int kt = f16_scale_exp(gmax_tile);
+            auto tile_k = [=](int) { return kt; };
+            if (de) {
+                auto row_k = [=](int r) { return f16_scale_exp(gmax_row[r]); };
+                store_g(G, row_k);
+                chunk_products<kVec>(smem_raw, e, c, d, erow, crow, de, nullptr, row_k, kt, nbuf);
+            }
+            if (dc) {  // after the dE pass's last barrier nothing reads G
+                store_g(G, tile_k);
+                chunk_products<kVec>(smem_raw, e, c, d, erow, crow, nullptr, dc, tile_k, kt, nbuf);
+            }
+        } else {
+            auto no_k = [](int) { return 0; };
+            store_g(G, no_k);
+            chunk_products<kVec>(smem_raw, e, c, d, erow, crow, de, dc, no_k, 0, nbuf);
+        }
+    }
+
+    // G / 2^row_k(row) to shared memory in the input dtype. Pairs of columns
+    // are adjacent (2t, 2t + 1), so one 32-bit store each.
+    template <class RowK>
+    __device__ __forceinline__ void store_g(uint16_t* G, RowK row_k) {
 #pragma unroll
-        for (int i = 0; i < ROWS; ++i)
+        for (int i = 0; i < ROWS; ++i) {
+            const float inv = exp2_int(-row_k(row(i)));
 #pragma unroll
             for (int j = 0; j < COLS; j += 2) {
-                const uint32_t lo = Elt::from_f32(at(i, j)), hi = Elt::from_f32(at(i, j + 1));
+                const uint32_t lo = Elt::from_f32(at(i, j) * inv),
+                               hi = Elt::from_f32(at(i, j + 1) * inv);
                 *reinterpret_cast<uint32_t*>(G + row(i) * GS + col(j)) = lo | (hi << 16);
             }
+        }
+    }
+
+    // de += 2^de_k(r) G C and/or dc += 2^dc_k G^T E for the G tile in shared
+    // memory, over the hidden size in chunks of DC columns, double-buffered
+    // when nbuf == 2. Ends with a barrier: G and the chunks are free again.
+    template <bool kVec, class ERow, class CRow, class RowK>
+    __device__ __forceinline__ void chunk_products(unsigned char* smem_raw, const uint16_t* e,
+                                                   const uint16_t* c, int d, ERow erow, CRow crow,
+                                                   float* de, float* dc, RowK de_k, int dc_k,
+                                                   int nbuf) {
+        const uint16_t* G = reinterpret_cast<const uint16_t*>(smem_raw);
+        uint16_t* chunks = reinterpret_cast<uint16_t*>(smem_raw + G_BYTES);
         const int nchunks = (d + DC - 1) / DC;
         const bool two = nbuf == 2;
         auto load_chunk = [&](int ch) {
@@ -289,8 +339,8 @@ struct MmaCore {
             __syncthreads();  // chunk ch and (first time) G are visible
             const uint16_t* Es = chunks + (two ? (ch & 1) * CHUNK_ELEMS : 0);
             const uint16_t* Cs = Es + BM * CS;
-            if (de) product_de(G, Cs, ch * DC, d, erow, de, scale);
-            if (dc) product_dc(G, Es, ch * DC, d, crow, dc, scale);
+            if (de) product_de(G, Cs, ch * DC, d, erow, de, de_k);
+            if (dc) product_dc(G, Es, ch * DC, d, crow, dc, dc_k);
             __syncthreads();  // this chunk's buffer may be overwritten next
         }
     }
@@ -318,9 +368,9 @@ struct MmaCore {
     }
 
     // de chunk [BM tokens x DC] = G [BM x BN] . C chunk [BN x DC].
-    template <class ERow>
+    template <class ERow, class RowK>
     __device__ __forceinline__ void product_de(const uint16_t* G, const uint16_t* Cs, int d0, int d,
-                                               ERow erow, float* de, float scale) {
+                                               ERow erow, float* de, RowK row_k) {
         const int w = threadIdx.x >> 5, l = lane();
         const int m0 = (w >> 1) * PM, n0 = (w & 1) * PN;
         float o[PMT][PNT][4] = {};
@@ -336,7 +386,7 @@ struct MmaCore {
 #pragma unroll
                 for (int nt = 0; nt < PNT; ++nt) mma_16816<Elt>(o[mt][nt], a[mt], b[nt][0], b[nt][1]);
         }
-        store_atomic(o, m0, n0, d0, d, erow, de, scale);
+        store_atomic(o, m0, n0, d0, d, erow, de, [=](int r) { return exp2_int(row_k(r)); });
     }
 
     // dc chunk [BN vocab x DC] = G^T [BN x BM] . E chunk [BM x DC]. The A
@@ -344,7 +394,7 @@ struct MmaCore {
     // matrices (vocab 0-7 | 8-15) x (token 0-7 | 8-15) as a0..a7 expect.
     template <class CRow>
     __device__ __forceinline__ void product_dc(const uint16_t* G, const uint16_t* Es, int d0, int d,
-                                               CRow crow, float* dc, float scale) {
+                                               CRow crow, float* dc, int dc_k) {
         const int w = threadIdx.x >> 5, l = lane();
         const int m0 = (w >> 1) * PM, n0 = (w & 1) * PN;
         float o[PMT][PNT][4] = {};
@@ -361,21 +411,24 @@ struct MmaCore {
 #pragma unroll
                 for (int nt = 0; nt < PNT; ++nt) mma_16816<Elt>(o[mt][nt], a[mt], b[nt][0], b[nt][1]);
         }
-        store_atomic(o, m0, n0, d0, d, crow, dc, scale);
+        const float scale = exp2_int(dc_k);
+        store_atomic(o, m0, n0, d0, d, crow, dc, [=](int) { return scale; });
     }
 
-    // out[row_of(r)][d0 + c] += scale * o for the warp's 32 x 32 block.
-    template <class RowOf>
+    // out[row_of(r)][d0 + c] += scale_of(r) * o for the warp's 32 x 32 block.
+    template <class RowOf, class ScaleOf>
     __device__ __forceinline__ static void store_atomic(const float (&o)[PMT][PNT][4], int m0,
                                                         int n0, int d0, int d, RowOf row_of,
-                                                        float* out, float scale) {
+                                                        float* out, ScaleOf scale_of) {
         const int l = lane();
 #pragma unroll
         for (int mt = 0; mt < PMT; ++mt)
 #pragma unroll
             for (int h = 0; h < 2; ++h) {
-                const int64_t grow = row_of(m0 + mt * 16 + h * 8 + (l >> 2));
+                const int r = m0 + mt * 16 + h * 8 + (l >> 2);
+                const int64_t grow = row_of(r);
                 if (grow < 0) continue;
+                const float scale = scale_of(r);
                 float* dst = out + grow * int64_t(d);
 #pragma unroll
                 for (int nt = 0; nt < PNT; ++nt)

@@ -120,13 +120,17 @@ struct SimtCore {
         }
     }
 
-    // See MmaCore::backward_products: acc holds G' (zero outside the tile's
-    // valid rows and columns); de[erow] += scale G' C, dc[crow] += scale G'^T E.
+    // G stays fp32 here, so nothing needs scaling (no 16-bit operand).
+    static constexpr bool kScaleG = false;
+
+    // See MmaCore::backward_products: acc holds G (zero outside the tile's
+    // valid rows and columns); de[erow] += G C, dc[crow] += G^T E.
     template <bool kVec, class ERow, class CRow>
     __device__ __forceinline__ void backward_products(unsigned char* smem_raw, const float* e,
                                                       const float* c, int d, ERow erow, CRow crow,
-                                                      float* de, float* dc, float scale,
-                                                      int /*nbuf*/) {
+                                                      float* de, float* dc,
+                                                      const uint32_t* /*gmax_row*/,
+                                                      uint32_t /*gmax_tile*/, int /*nbuf*/) {
         float* G = reinterpret_cast<float*>(smem_raw);
         float* Es = G + BM * GS;
         float* Cs = Es + BM * CS;
@@ -165,7 +169,7 @@ struct SimtCore {
                         for (int j = 0; j < COLS; ++j) o[i][j] = fmaf(a, bv[j], o[i][j]);
                     }
                 }
-                store_atomic(o, d0, d, erow, de, scale);
+                store_atomic(o, d0, d, erow, de);
             }
             if (dc) {
                 float o[ROWS][COLS] = {};
@@ -178,14 +182,14 @@ struct SimtCore {
 #pragma unroll
                         for (int j = 0; j < COLS; ++j) o[i][j] = fmaf(av[i], bv[j], o[i][j]);
                 }
-                store_atomic(o, d0, d, crow, dc, scale);
+                store_atomic(o, d0, d, crow, dc);
             }
         }
     }
 
     template <class RowOf>
     __device__ __forceinline__ static void store_atomic(const float (&o)[ROWS][COLS], int d0, int d,
-                                                        RowOf row_of, float* out, float scale) {
+                                                        RowOf row_of, float* out) {
 #pragma unroll
         for (int i = 0; i < ROWS; ++i) {
             const int64_t grow = row_of(row(i));
@@ -193,7 +197,7 @@ struct SimtCore {
 #pragma unroll
             for (int j = 0; j < COLS; ++j) {
                 const int k = d0 + tx() * 4 + j;
-                if (k < d) atomicAdd(out + grow * int64_t(d) + k, scale * o[i][j]);
+                if (k < d) atomicAdd(out + grow * int64_t(d) + k, o[i][j]);
             }
         }
     }

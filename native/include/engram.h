@@ -147,13 +147,17 @@ ENGRAM_API engram_status engram_struct_layout(const char* struct_name, const cha
 /* Owns a backend: for CPU a worker pool; for CUDA a device and a stream. */
 typedef struct engram_context engram_context;
 
-/* device: ignored for CPU; CUDA device ordinal for CUDA. */
+/* device: ignored for CPU; CUDA device ordinal for CUDA. A CPU context starts
+   one worker per CPU this process may run on; ENGRAM_ERR_OUT_OF_MEMORY if the
+   threads cannot be started (e.g. under an address-space or pids limit). */
 ENGRAM_API engram_status engram_context_create(engram_backend backend, int32_t device,
                                                engram_context** out);
 /* NULL is accepted and ignored. */
 ENGRAM_API engram_status engram_context_destroy(engram_context* ctx);
 ENGRAM_API engram_status engram_context_get_backend(engram_context* ctx, engram_backend* out);
-/* CPU worker threads; 0 restores the default (all cores). */
+/* CPU worker threads; 0 restores the default (all cores). If the new threads
+   cannot be started: ENGRAM_ERR_OUT_OF_MEMORY, and the context keeps its
+   previous threads, still usable. */
 ENGRAM_API engram_status engram_context_set_threads(engram_context* ctx, int32_t threads);
 ENGRAM_API engram_status engram_context_get_threads(engram_context* ctx, int32_t* threads);
 /* CUDA: run ops on the caller's cudaStream_t (NULL restores the context's own). */
@@ -223,6 +227,21 @@ ENGRAM_API engram_status engram_event_elapsed_ms(engram_event* start, engram_eve
 /* with s = label_smoothing and lse_i = log sum_j exp z[i, j]. The N x V logit */
 /* matrix is never stored: logits are computed block by block and reduced     */
 /* with an online log-sum-exp. Accumulation is fp32 for every input dtype.    */
+/*                                                                             */
+/* Non-finite values, the same on every backend and CPU ISA, as PyTorch's     */
+/* torch.logsumexp and autograd compute this formula:                         */
+/*  - a NaN anywhere in a token's logits makes its lse and loss NaN, and its  */
+/*    gradient row NaN (the gradient filter never skips a NaN);               */
+/*  - a +inf logit (and no NaN) gives lse = +inf and loss = +inf, or NaN when */
+/*    the target's logit is the +inf one; exp(z - lse) is then NaN at the     */
+/*    +inf column and 0 elsewhere;                                             */
+/*  - -inf logits contribute nothing (e.g. masked vocabulary entries); a token */
+/*    whose logits are all -inf gets lse = -inf and loss NaN;                 */
+/*  - softcap maps +-inf to +-softcap and NaN to NaN.                         */
+/* Determinism: on CPU, results are bit-identical run to run for a given      */
+/* thread count (not across thread counts: the vocabulary is split among the */
+/* workers). Every pass of a call computes the same logits bit for bit, so    */
+/* a backward given the forward's lse sees exactly the forward's logits.     */
 /* ------------------------------------------------------------------------- */
 
 typedef ENGRAM_ENUM(engram_reduction) {

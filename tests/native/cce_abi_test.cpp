@@ -148,13 +148,28 @@ protected:
     engram_dtype combine_target_dtype = ENGRAM_DTYPE_I64;
 };
 
+// A needle as `op` spells it: engram_cce_shard_forward names its inputs
+// argument `shard`, so "in->e" there reads "shard->e".
+std::string needle_for(const std::string& op, const std::string& needle) {
+    if (op == "engram_cce_shard_forward" && needle.rfind("in->", 0) == 0)
+        return "shard" + needle.substr(2);
+    return needle;
+}
+
 // Each op in `ops` must fail with `status` and name every needle.
-#define EXPECT_OPS_FAIL(ops, status, ...)                                   \
-    for (auto& op_ : (ops)) {                                               \
-        SCOPED_TRACE(op_.first);                                            \
-        refill();                                                           \
-        EXPECT_STATUS(status, op_.second(), __VA_ARGS__);                   \
-        expect_outputs_untouched();                                         \
+#define EXPECT_OPS_FAIL(ops, status, ...)                                                     \
+    for (auto& op_ : (ops)) {                                                                 \
+        SCOPED_TRACE(op_.first);                                                              \
+        refill();                                                                             \
+        const engram_status st_ = op_.second();                                               \
+        const std::string msg_ = engram_last_error();                                         \
+        EXPECT_EQ(status_text(status), status_text(st_)) << "message: " << msg_;              \
+        for (const char* needle_ : std::vector<const char*>{__VA_ARGS__}) {                   \
+            const std::string n_ = needle_for(op_.first, needle_);                            \
+            EXPECT_NE(msg_.find(n_), std::string::npos)                                       \
+                << "message \"" << msg_ << "\" does not mention \"" << n_ << "\"";            \
+        }                                                                                     \
+        expect_outputs_untouched();                                                           \
     }
 
 TEST_P(CceAbiTest, ValidCallsSucceed) {
@@ -187,7 +202,7 @@ TEST_P(CceAbiTest, NullInputs) {
     EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT,
                   engram_cce_forward_backward(c(), nullptr, &opts, grad_loss, loss, lse, &grads), "in");
     EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT,
-                  engram_cce_shard_forward(c(), nullptr, &opts, lse, loss, nullptr), "in");
+                  engram_cce_shard_forward(c(), nullptr, &opts, lse, loss, nullptr), "shard is NULL");
     expect_outputs_untouched();
 }
 
@@ -804,11 +819,92 @@ TEST_P(CceAbiTest, ForwardBackwardGradLossMustNotAliasOutputs) {
     // grad_loss is read while loss and lse are written.
     opts.reduction = ENGRAM_REDUCTION_NONE;
     grad_loss = loss;
-    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, forward_backward(), "grad_loss overlaps loss");
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, forward_backward(), "loss overlaps grad_loss");
     reset();
     opts.reduction = ENGRAM_REDUCTION_NONE;
     grad_loss = lse;
-    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, forward_backward(), "grad_loss overlaps lse");
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, forward_backward(), "lse overlaps grad_loss");
+}
+
+// Every pair of outputs, and every output against every input, is checked by
+// byte range on every entry point (outputs are zeroed or written while inputs
+// are still being read).
+TEST_P(CceAbiTest, ForwardOutputsMustNotOverlap) {
+    opts.reduction = ENGRAM_REDUCTION_NONE;
+    lse = loss;
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, forward(), "loss overlaps lse");
+    lse = loss + 3;  // partial overlap
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, forward(), "loss overlaps lse");
+    expect_outputs_untouched();
+    reset();
+    loss = static_cast<float*>(const_cast<void*>(in.e));
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, forward(), "loss overlaps in->e");
+    reset();
+    lse = static_cast<float*>(const_cast<void*>(in.targets));
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, forward(), "lse overlaps in->targets");
+    reset();
+    lse = static_cast<float*>(const_cast<void*>(in.bias));
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, forward(), "lse overlaps in->bias");
+}
+
+TEST_P(CceAbiTest, ForwardBackwardOutputsMustNotOverlap) {
+    lse = ge_.as<float>() + 2;  // lse inside grad_e
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, forward_backward(), "lse", "grads->grad_e");
+    expect_outputs_untouched();
+    reset();
+    loss = gb_.as<float>();
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, forward_backward(), "loss", "grads->grad_bias");
+    reset();
+    grads.grad_c = lse;
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, forward_backward(), "lse", "grads->grad_c");
+    reset();
+    loss = static_cast<float*>(const_cast<void*>(in.c));
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, forward_backward(), "loss overlaps in->c");
+    expect_outputs_untouched();
+}
+
+TEST_P(CceAbiTest, BackwardGradientsMustNotOverlapItsInputs) {
+    grads.grad_e = const_cast<float*>(lse_in);
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, backward(), "grads->grad_e overlaps lse");
+    reset();
+    grads.grad_bias = const_cast<float*>(grad_loss);
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, backward(), "grads->grad_bias overlaps grad_loss");
+    reset();
+    grads.grad_c = const_cast<void*>(in.targets);
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, backward(), "grads->grad_c overlaps in->targets");
+    expect_outputs_untouched();
+}
+
+TEST_P(CceAbiTest, ShardForwardOutputsMustNotOverlap) {
+    auto shard = [&](float* a, float* b, float* s) {
+        return engram_cce_shard_forward(c(), &in, &opts, a, b, s);
+    };
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, shard(lse, lse, nullptr), "shard_lse overlaps target_logit");
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, shard(lse, loss, loss + 1), "target_logit overlaps logit_sum");
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, shard(lse, loss, lse + kN - 1), "shard_lse overlaps logit_sum");
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT,
+                  shard(static_cast<float*>(const_cast<void*>(in.e)), loss, nullptr),
+                  "shard_lse overlaps shard->e");
+    expect_outputs_untouched();
+}
+
+TEST_P(CceAbiTest, ShardCombineOutputsMustNotOverlap) {
+    opts.reduction = ENGRAM_REDUCTION_NONE;
+    lse = loss;
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, combine(), "loss overlaps lse");
+    reset();
+    loss = shard_lse;
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, combine(), "loss overlaps shard_lse");
+    reset();
+    lse = target_logit;
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, combine(), "lse overlaps target_logit");
+    reset();
+    lse = logit_sum;
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, combine(), "lse overlaps logit_sum");
+    reset();
+    lse = static_cast<float*>(const_cast<void*>(combine_targets));
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, combine(), "lse overlaps targets");
+    expect_outputs_untouched();
 }
 
 ENGRAM_INSTANTIATE_BACKENDS(CceAbiTest);

@@ -4,7 +4,13 @@
 // their own contexts, and every result must still match the reference; thread
 // counts change while ops run; the last-error message is per thread. The
 // sanitizer build turns any data race that frees memory into a failure.
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cmath>
+#include <cstdio>
 #include <thread>
 
 #include "cce_harness.hpp"
@@ -191,6 +197,98 @@ TEST(ContextLifetime, ContextsConcurrentlyCreatedAndDestroyed) {
         });
     for (auto& t : threads) t.join();
     EXPECT_EQ(0, failures.load());
+}
+
+// --- threads that cannot start -----------------------------------------------------
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define ENGRAM_TEST_UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define ENGRAM_TEST_UNDER_SANITIZER 1
+#endif
+#endif
+
+// Bytes of address space this process maps now (/proc/self/statm, in pages).
+uint64_t mapped_bytes() {
+    unsigned long long pages = 0;
+    FILE* f = std::fopen("/proc/self/statm", "r");
+    if (f) {
+        if (std::fscanf(f, "%llu", &pages) != 1) pages = 0;
+        std::fclose(f);
+    }
+    return uint64_t(pages) * uint64_t(sysconf(_SC_PAGESIZE));
+}
+
+// Runs `body` in a child process whose address space is capped `headroom`
+// bytes above what it maps now, so thread stacks (8 MiB each) run out; the
+// child's exit code is body's result. The cap never touches this process.
+int in_limited_child(uint64_t headroom, int (*body)()) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+        const rlim_t cap = rlim_t(mapped_bytes() + headroom);
+        const rlimit lim{cap, cap};
+        if (setrlimit(RLIMIT_AS, &lim) != 0) _exit(90);
+        _exit(body());
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status)) return 100 + WTERMSIG(status);
+    return WEXITSTATUS(status);
+}
+
+// Exit codes say which expectation failed (0 = all held).
+int set_threads_past_the_limit() {
+    engram_context* ctx = nullptr;
+    if (engram_context_create(ENGRAM_BACKEND_CPU, 0, &ctx) != ENGRAM_OK) return 1;
+    if (engram_context_set_threads(ctx, 3) != ENGRAM_OK) return 2;
+    // 4096 threads need 32 GiB of stacks: far past the cap.
+    if (engram_context_set_threads(ctx, 4096) != ENGRAM_ERR_OUT_OF_MEMORY) return 3;
+    if (std::string(engram_last_error()).find("thread") == std::string::npos) return 4;
+    int32_t threads = 0;
+    if (engram_context_get_threads(ctx, &threads) != ENGRAM_OK || threads != 3) return 5;
+    // The previous pool still runs ops.
+    const float e[2] = {1.0f, 2.0f}, c[4] = {1.0f, 0.0f, 0.0f, 1.0f};
+    const int64_t t[1] = {1};
+    engram_cce_inputs in;
+    engram_cce_inputs_init(&in);
+    in.n = 1;
+    in.d = 2;
+    in.v = 2;
+    in.e = e;
+    in.c = c;
+    in.targets = t;
+    float loss = 0.0f;
+    if (engram_cce_forward(ctx, &in, nullptr, &loss, nullptr) != ENGRAM_OK) return 6;
+    if (!(std::fabs(loss - float(std::log1p(std::exp(-1.0)))) < 1e-6f)) return 7;
+    if (engram_context_destroy(ctx) != ENGRAM_OK) return 8;
+    return 0;
+}
+
+TEST(ContextThreads, SetThreadsPastAnAddressSpaceLimitFailsCleanly) {
+#if defined(ENGRAM_TEST_UNDER_SANITIZER)
+    GTEST_SKIP() << "sanitizers reserve terabytes of address space: no RLIMIT_AS here";
+#endif
+    // Before the fix this hung in the pool's constructor (or aborted).
+    EXPECT_EQ(0, in_limited_child(uint64_t(512) << 20, set_threads_past_the_limit));
+}
+
+int create_past_the_limit() {
+    engram_context* ctx = nullptr;
+    const engram_status st = engram_context_create(ENGRAM_BACKEND_CPU, 0, &ctx);
+    if (st != ENGRAM_ERR_OUT_OF_MEMORY) return 1;
+    if (ctx != nullptr) return 2;
+    if (std::string(engram_last_error()).find("thread") == std::string::npos) return 3;
+    return 0;
+}
+
+TEST(ContextThreads, CreateWithoutRoomForItsThreadsFailsCleanly) {
+#if defined(ENGRAM_TEST_UNDER_SANITIZER)
+    GTEST_SKIP() << "sanitizers reserve terabytes of address space: no RLIMIT_AS here";
+#endif
+    if (capabilities().cpu_threads < 2) GTEST_SKIP() << "one CPU: a context starts no thread";
+    // 1 MiB of headroom cannot hold one 8 MiB thread stack.
+    EXPECT_EQ(0, in_limited_child(uint64_t(1) << 20, create_past_the_limit));
 }
 
 ENGRAM_INSTANTIATE_BACKENDS(ContextTest);

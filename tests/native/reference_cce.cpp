@@ -33,13 +33,16 @@ double RefProblem::dot_magnitude(int64_t i, int64_t j) const {
 
 namespace {
 
-// Stable log-sum-exp of a row of logits.
+// Stable log-sum-exp of a row of logits, as torch.logsumexp: shifted by the
+// maximum when it is finite, by 0 otherwise, so a +inf logit gives +inf, only
+// -inf logits give -inf, and a NaN gives NaN (through exp).
 double log_sum_exp(const double* z, int64_t count) {
     double m = -INFINITY;
     for (int64_t j = 0; j < count; ++j) m = std::max(m, z[j]);
+    const double shift = std::isfinite(m) ? m : 0.0;
     double s = 0.0;
-    for (int64_t j = 0; j < count; ++j) s += std::exp(z[j] - m);
-    return m + std::log(s);
+    for (int64_t j = 0; j < count; ++j) s += std::exp(z[j] - shift);
+    return shift + std::log(s);
 }
 
 }  // namespace

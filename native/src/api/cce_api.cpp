@@ -74,51 +74,67 @@ void check_buffer(engram_context& ctx, const void* p, uint64_t bytes, const char
         cuda::check_host_buffer(p, name);
 }
 
+// `arg` is the parameter's name in messages ("in", or "shard" for the shard
+// entry point).
 CceProblem validate_inputs(engram_context& ctx, const engram_cce_inputs* in,
-                           const engram_cce_options* opts) {
-    require_not_null(in, "in");
-    require_struct_size(in->struct_size, sizeof *in, "in", "engram_cce_inputs_init");
+                           const engram_cce_options* opts, const char* arg) {
+    const std::string a(arg);
+    auto field = [&](const char* f) { return a + "->" + f; };
+    require_not_null(in, arg);
+    require_struct_size(in->struct_size, sizeof *in, arg, "engram_cce_inputs_init");
     CceProblem p;
-    require_float_dtype(in->dtype, "in->dtype");
-    require_target_dtype(in->target_dtype, "in->target_dtype");
+    require_float_dtype(in->dtype, field("dtype").c_str());
+    require_target_dtype(in->target_dtype, field("target_dtype").c_str());
     p.dtype = engram_dtype(in->dtype);
     p.target_dtype = engram_dtype(in->target_dtype);
-    require_dim(in->n, "in->n");
-    require_dim(in->d, "in->d");
-    require_dim(in->v, "in->v");
+    require_dim(in->n, field("n").c_str());
+    require_dim(in->d, field("d").c_str());
+    require_dim(in->v, field("v").c_str());
     p.n = in->n;
     p.d = in->d;
     p.v = in->v;
     p.vocab_total = in->vocab_total == 0 ? in->v : in->vocab_total;
     p.vocab_start = in->vocab_start;
-    if (in->vocab_total != 0) require_dim(in->vocab_total, "in->vocab_total");
+    if (in->vocab_total != 0) require_dim(in->vocab_total, field("vocab_total").c_str());
     if (p.vocab_total < p.v)
         fail(ENGRAM_ERR_INVALID_ARGUMENT,
-             format("in->vocab_total (%lld) is smaller than in->v (%lld)",
-                    (long long)p.vocab_total, (long long)p.v));
+             format("%s (%lld) is smaller than %s (%lld)", field("vocab_total").c_str(),
+                    (long long)p.vocab_total, field("v").c_str(), (long long)p.v));
     if (p.vocab_start < 0 || p.vocab_start > p.vocab_total - p.v)
         fail(ENGRAM_ERR_INVALID_ARGUMENT,
-             format("in->vocab_start = %lld: the shard [vocab_start, vocab_start + v) must lie "
-                    "in [0, %lld)",
-                    (long long)p.vocab_start, (long long)p.vocab_total));
-    require_not_null(in->e, "in->e");
-    require_not_null(in->c, "in->c");
-    require_not_null(in->targets, "in->targets");
+             format("%s = %lld: the shard [vocab_start, vocab_start + v) must lie in [0, %lld)",
+                    field("vocab_start").c_str(), (long long)p.vocab_start,
+                    (long long)p.vocab_total));
+    require_not_null(in->e, field("e").c_str());
+    require_not_null(in->c, field("c").c_str());
+    require_not_null(in->targets, field("targets").c_str());
     const uint64_t es = engram_dtype_size(p.dtype), ts = engram_dtype_size(p.target_dtype);
-    require_aligned(in->e, es, "in->e");
-    require_aligned(in->c, es, "in->c");
-    require_aligned(in->bias, es, "in->bias");
-    require_aligned(in->targets, ts, "in->targets");
-    check_buffer(ctx, in->e, checked_bytes(p.n, p.d, es, "in->e [n, d]"), "in->e");
-    check_buffer(ctx, in->c, checked_bytes(p.v, p.d, es, "in->c [v, d]"), "in->c");
-    check_buffer(ctx, in->bias, uint64_t(p.v) * es, "in->bias");
-    check_buffer(ctx, in->targets, uint64_t(p.n) * ts, "in->targets");
+    require_aligned(in->e, es, field("e").c_str());
+    require_aligned(in->c, es, field("c").c_str());
+    require_aligned(in->bias, es, field("bias").c_str());
+    require_aligned(in->targets, ts, field("targets").c_str());
+    check_buffer(ctx, in->e, checked_bytes(p.n, p.d, es, (field("e") + " [n, d]").c_str()),
+                 field("e").c_str());
+    check_buffer(ctx, in->c, checked_bytes(p.v, p.d, es, (field("c") + " [v, d]").c_str()),
+                 field("c").c_str());
+    check_buffer(ctx, in->bias, uint64_t(p.v) * es, field("bias").c_str());
+    check_buffer(ctx, in->targets, uint64_t(p.n) * ts, field("targets").c_str());
     p.e = in->e;
     p.c = in->c;
     p.bias = in->bias;
     p.targets = in->targets;
     resolve_options(opts, p);
     return p;
+}
+
+// The inputs' byte ranges, for the overlap check.
+std::vector<TensorSpan> input_spans(const CceProblem& p, const char* arg) {
+    const std::string a(arg);
+    const uint64_t es = engram_dtype_size(p.dtype);
+    return {{p.e, uint64_t(p.n) * uint64_t(p.d) * es, a + "->e", false},
+            {p.c, uint64_t(p.v) * uint64_t(p.d) * es, a + "->c", false},
+            {p.bias, uint64_t(p.v) * es, a + "->bias", false},
+            {p.targets, uint64_t(p.n) * engram_dtype_size(p.target_dtype), a + "->targets", false}};
 }
 
 void require_unsharded(const CceProblem& p, const char* alternative) {
@@ -139,7 +155,8 @@ void check_f32_output(engram_context& ctx, const float* p, uint64_t count, const
     check_buffer(ctx, p, count * 4, name);
 }
 
-CceGrads validate_grads(engram_context& ctx, const CceProblem& p, const engram_cce_grads* grads) {
+CceGrads validate_grads(engram_context& ctx, const CceProblem& p, const engram_cce_grads* grads,
+                        std::vector<TensorSpan>& spans) {
     require_not_null(grads, "grads");
     require_struct_size(grads->struct_size, sizeof *grads, "grads", "engram_cce_grads_init");
     if (grads->dtype != ENGRAM_DTYPE_F32 && grads->dtype != p.dtype)
@@ -157,7 +174,7 @@ CceGrads validate_grads(engram_context& ctx, const CceProblem& p, const engram_c
              "grads has no output: set at least one of grad_e, grad_c, grad_bias");
     if (g.grad_bias && !p.bias)
         fail(ENGRAM_ERR_INVALID_ARGUMENT, "grads->grad_bias is set but in->bias is NULL");
-    const uint64_t gs = engram_dtype_size(g.dtype), es = engram_dtype_size(p.dtype);
+    const uint64_t gs = engram_dtype_size(g.dtype);
     const uint64_t ge_bytes = uint64_t(p.n) * uint64_t(p.d) * gs;
     const uint64_t gc_bytes = uint64_t(p.v) * uint64_t(p.d) * gs;
     const uint64_t gb_bytes = uint64_t(p.v) * gs;
@@ -167,27 +184,9 @@ CceGrads validate_grads(engram_context& ctx, const CceProblem& p, const engram_c
     check_buffer(ctx, g.grad_e, ge_bytes, "grads->grad_e");
     check_buffer(ctx, g.grad_c, gc_bytes, "grads->grad_c");
     check_buffer(ctx, g.grad_bias, gb_bytes, "grads->grad_bias");
-    // Outputs must not alias inputs or each other: the kernels read inputs
-    // while they write gradients.
-    const struct {
-        const void* p;
-        uint64_t bytes;
-        const char* name;
-    } outs[] = {{g.grad_e, ge_bytes, "grads->grad_e"},
-                {g.grad_c, gc_bytes, "grads->grad_c"},
-                {g.grad_bias, gb_bytes, "grads->grad_bias"}},
-      ins[] = {{p.e, uint64_t(p.n) * p.d * es, "in->e"},
-               {p.c, uint64_t(p.v) * p.d * es, "in->c"},
-               {p.bias, uint64_t(p.v) * es, "in->bias"}};
-    for (size_t i = 0; i < 3; ++i) {
-        for (const auto& x : ins)
-            if (ranges_overlap(outs[i].p, outs[i].bytes, x.p, x.bytes))
-                fail(ENGRAM_ERR_INVALID_ARGUMENT, format("%s overlaps %s", outs[i].name, x.name));
-        for (size_t j = i + 1; j < 3; ++j)
-            if (ranges_overlap(outs[i].p, outs[i].bytes, outs[j].p, outs[j].bytes))
-                fail(ENGRAM_ERR_INVALID_ARGUMENT,
-                     format("%s overlaps %s", outs[i].name, outs[j].name));
-    }
+    spans.push_back({g.grad_e, ge_bytes, "grads->grad_e", true});
+    spans.push_back({g.grad_c, gc_bytes, "grads->grad_c", true});
+    spans.push_back({g.grad_bias, gb_bytes, "grads->grad_bias", true});
     return g;
 }
 
@@ -241,11 +240,15 @@ ENGRAM_API engram_status engram_cce_forward(engram_context* ctx, const engram_cc
                                             const engram_cce_options* opts, float* loss,
                                             float* lse) {
     return run_op(__func__, ctx, [&](engram_context& c) {
-        CceProblem p = validate_inputs(c, in, opts);
+        CceProblem p = validate_inputs(c, in, opts, "in");
         require_unsharded(p, "engram_cce_shard_forward");
         require_not_null(loss, "loss");
         check_f32_output(c, loss, loss_count(p), "loss");
         check_f32_output(c, lse, uint64_t(p.n), "lse");
+        std::vector<TensorSpan> spans = input_spans(p, "in");
+        spans.push_back({loss, loss_count(p) * 4, "loss", true});
+        spans.push_back({lse, uint64_t(p.n) * 4, "lse", true});
+        require_disjoint(spans);
         if (c.backend == ENGRAM_BACKEND_CUDA)
             cuda::cce_forward(c, p, loss, lse);
         else
@@ -258,14 +261,18 @@ ENGRAM_API engram_status engram_cce_backward(engram_context* ctx, const engram_c
                                              const float* grad_loss,
                                              const engram_cce_grads* grads) {
     return run_op(__func__, ctx, [&](engram_context& c) {
-        CceProblem p = validate_inputs(c, in, opts);
+        CceProblem p = validate_inputs(c, in, opts, "in");
         if (p.sharded() && !lse)
             fail(ENGRAM_ERR_INVALID_ARGUMENT,
                  "lse is NULL: a vocabulary shard's backward needs the global lse from "
                  "engram_cce_shard_combine");
         check_f32_output(c, lse, uint64_t(p.n), "lse");
         check_f32_output(c, grad_loss, loss_count(p), "grad_loss");
-        CceGrads g = validate_grads(c, p, grads);
+        std::vector<TensorSpan> spans = input_spans(p, "in");
+        spans.push_back({lse, uint64_t(p.n) * 4, "lse", false});
+        spans.push_back({grad_loss, loss_count(p) * 4, "grad_loss", false});
+        CceGrads g = validate_grads(c, p, grads, spans);
+        require_disjoint(spans);
         if (c.backend == ENGRAM_BACKEND_CUDA)
             cuda::cce_backward(c, p, lse, grad_loss, g);
         else
@@ -279,19 +286,19 @@ ENGRAM_API engram_status engram_cce_forward_backward(engram_context* ctx,
                                                      const float* grad_loss, float* loss,
                                                      float* lse, const engram_cce_grads* grads) {
     return run_op(__func__, ctx, [&](engram_context& c) {
-        CceProblem p = validate_inputs(c, in, opts);
+        CceProblem p = validate_inputs(c, in, opts, "in");
         require_unsharded(p, "engram_cce_shard_forward, engram_cce_shard_combine and "
                              "engram_cce_backward");
         require_not_null(loss, "loss");
         check_f32_output(c, loss, loss_count(p), "loss");
         check_f32_output(c, lse, uint64_t(p.n), "lse");
         check_f32_output(c, grad_loss, loss_count(p), "grad_loss");
-        // grad_loss is read while loss and lse are written.
-        if (ranges_overlap(grad_loss, loss_count(p) * 4, loss, loss_count(p) * 4))
-            fail(ENGRAM_ERR_INVALID_ARGUMENT, "grad_loss overlaps loss");
-        if (ranges_overlap(grad_loss, loss_count(p) * 4, lse, uint64_t(p.n) * 4))
-            fail(ENGRAM_ERR_INVALID_ARGUMENT, "grad_loss overlaps lse");
-        CceGrads g = validate_grads(c, p, grads);
+        std::vector<TensorSpan> spans = input_spans(p, "in");
+        spans.push_back({grad_loss, loss_count(p) * 4, "grad_loss", false});
+        spans.push_back({loss, loss_count(p) * 4, "loss", true});
+        spans.push_back({lse, uint64_t(p.n) * 4, "lse", true});
+        CceGrads g = validate_grads(c, p, grads, spans);
+        require_disjoint(spans);
         if (c.backend == ENGRAM_BACKEND_CUDA)
             cuda::cce_forward_backward(c, p, grad_loss, loss, lse, g);
         else
@@ -305,13 +312,18 @@ ENGRAM_API engram_status engram_cce_shard_forward(engram_context* ctx,
                                                   float* shard_lse, float* target_logit,
                                                   float* logit_sum) {
     return run_op(__func__, ctx, [&](engram_context& c) {
-        CceProblem p = validate_inputs(c, shard, opts);
+        CceProblem p = validate_inputs(c, shard, opts, "shard");
         require_not_null(shard_lse, "shard_lse");
         require_not_null(target_logit, "target_logit");
         if (p.smoothing > 0.0f) require_not_null(logit_sum, "logit_sum (label_smoothing > 0)");
         check_f32_output(c, shard_lse, uint64_t(p.n), "shard_lse");
         check_f32_output(c, target_logit, uint64_t(p.n), "target_logit");
         check_f32_output(c, logit_sum, uint64_t(p.n), "logit_sum");
+        std::vector<TensorSpan> spans = input_spans(p, "shard");
+        spans.push_back({shard_lse, uint64_t(p.n) * 4, "shard_lse", true});
+        spans.push_back({target_logit, uint64_t(p.n) * 4, "target_logit", true});
+        spans.push_back({logit_sum, uint64_t(p.n) * 4, "logit_sum", true});
+        require_disjoint(spans);
         if (c.backend == ENGRAM_BACKEND_CUDA)
             cuda::cce_shard_forward(c, p, shard_lse, target_logit, logit_sum);
         else
@@ -348,13 +360,20 @@ ENGRAM_API engram_status engram_cce_shard_combine(engram_context* ctx, int64_t n
         resolve_options(opts, p);
         if (p.smoothing > 0.0f) require_not_null(logit_sum, "logit_sum (label_smoothing > 0)");
         const uint64_t ts = engram_dtype_size(target_dtype);
+        const uint64_t shard_lse_bytes = checked_bytes(num_shards, n, 4, "shard_lse");
         require_aligned(targets, ts, "targets");
         check_buffer(c, targets, uint64_t(n) * ts, "targets");
-        check_f32_output(c, shard_lse, checked_bytes(num_shards, n, 1, "shard_lse"), "shard_lse");
+        check_f32_output(c, shard_lse, shard_lse_bytes / 4, "shard_lse");
         check_f32_output(c, target_logit, uint64_t(n), "target_logit");
         check_f32_output(c, logit_sum, uint64_t(n), "logit_sum");
         check_f32_output(c, loss, loss_count(p), "loss");
         check_f32_output(c, lse, uint64_t(n), "lse");
+        require_disjoint({{shard_lse, shard_lse_bytes, "shard_lse", false},
+                          {target_logit, uint64_t(n) * 4, "target_logit", false},
+                          {logit_sum, uint64_t(n) * 4, "logit_sum", false},
+                          {targets, uint64_t(n) * ts, "targets", false},
+                          {loss, loss_count(p) * 4, "loss", true},
+                          {lse, uint64_t(n) * 4, "lse", true}});
         if (c.backend == ENGRAM_BACKEND_CUDA)
             cuda::cce_shard_combine(c, n, num_shards, vocab_total, shard_lse, target_logit,
                                     logit_sum, targets, target_dtype, p, loss, lse);

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "../core/context.hpp"
 #include "../core/error.hpp"
@@ -67,10 +69,34 @@ inline const char* dtype_name(int32_t dtype) {
     }
 }
 
+// One tensor argument of a call, for the overlap check: its byte range, its
+// name in messages, and whether the call writes it.
+struct TensorSpan {
+    const void* p;
+    uint64_t bytes;
+    std::string name;
+    bool written;
+};
+
 inline bool ranges_overlap(const void* a, uint64_t a_bytes, const void* b, uint64_t b_bytes) {
     if (!a || !b) return false;
     const auto pa = reinterpret_cast<uintptr_t>(a), pb = reinterpret_cast<uintptr_t>(b);
     return pa < pb + b_bytes && pb < pa + a_bytes;
+}
+
+// Every tensor a call writes must not overlap any other tensor of the call
+// (inputs are read while outputs are written; two outputs would clobber each
+// other). Inputs may overlap inputs. NULL tensors are absent.
+inline void require_disjoint(const std::vector<TensorSpan>& spans) {
+    for (size_t i = 0; i < spans.size(); ++i) {
+        if (!spans[i].written) continue;
+        for (size_t j = 0; j < spans.size(); ++j) {
+            if (j == i || (spans[j].written && j < i)) continue;  // each output pair once
+            if (ranges_overlap(spans[i].p, spans[i].bytes, spans[j].p, spans[j].bytes))
+                fail(ENGRAM_ERR_INVALID_ARGUMENT,
+                     format("%s overlaps %s", spans[i].name.c_str(), spans[j].name.c_str()));
+        }
+    }
 }
 
 }  // namespace engram

@@ -4,26 +4,55 @@
 #include <algorithm>
 #include <atomic>
 
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
+#include "error.hpp"
+
 namespace engram {
 
+// The CPUs this process may run on (its affinity mask, which containers and
+// taskset narrow), not every CPU of the host.
 int ThreadPool::default_threads() {
+#if defined(__linux__)
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        const int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+#endif
     const unsigned n = std::thread::hardware_concurrency();
     return n == 0 ? 1 : int(n);
 }
 
 ThreadPool::ThreadPool(int threads) {
     threads = std::max(1, threads);
-    workers_.reserve(size_t(threads - 1));
-    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+    try {
+        workers_.reserve(size_t(threads - 1));
+        for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+    } catch (const std::exception& e) {
+        // A thread could not start (address-space, pids or memory limit). The
+        // workers already running use this object: stop and join them before
+        // the members they wait on are destroyed, then report the failure.
+        const int started = int(workers_.size());
+        stop_and_join();
+        fail(ENGRAM_ERR_OUT_OF_MEMORY,
+             format("could not start worker thread %d of %d (%s); lower the thread count",
+                    started + 2, threads, e.what()));
+    }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { stop_and_join(); }
+
+void ThreadPool::stop_and_join() noexcept {
     {
         std::lock_guard<std::mutex> lock(mutex_);
         stop_ = true;
     }
     wake_.notify_all();
-    for (auto& t : workers_) t.join();
+    for (auto& t : workers_)
+        if (t.joinable()) t.join();
 }
 
 void ThreadPool::worker_loop(int index) {

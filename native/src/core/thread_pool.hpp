@@ -3,6 +3,8 @@
 // (.NET, Python, another OpenMP), and ops need a per-context thread count.
 // run() hands every worker (the caller is worker 0) the same function and
 // returns when all are done; exceptions from workers are rethrown in the caller.
+// A pool that cannot start all its threads throws engram::Error
+// (ENGRAM_ERR_OUT_OF_MEMORY) after stopping the ones it started.
 #pragma once
 
 #include <condition_variable>
@@ -36,6 +38,7 @@ public:
 
 private:
     void worker_loop(int index);
+    void stop_and_join() noexcept;
 
     std::vector<std::thread> workers_;
     std::mutex mutex_;

@@ -199,7 +199,7 @@ void cce_shard_combine(int64_t n, int64_t num_shards, int64_t vocab_total,
         if (load_target(targets, target_dtype, i) != o.ignore_index) {
             LseState st = lse_empty();
             for (int64_t s = 0; s < num_shards; ++s)
-                st = lse_merge(st, LseState{shard_lse[s * n + i], 1.0f});
+                st = lse_merge(st, lse_single(shard_lse[s * n + i]));
             token_lse = lse_value(st);
             token_loss = cce_token_loss(token_lse, target_logit[i], logit_sum ? logit_sum[i] : 0.0f,
                                         inv_vocab, o.smoothing, o.z_loss);

@@ -45,9 +45,10 @@ struct CceKernels {
                         int64_t m_pad, float* zt, float* apack);
 
     // Same product from the unpacked token rows (stride ld, m_pad of them),
-    // for blocks of few tokens where packing the classifier rows costs more
-    // than it saves. Returns false when this ISA has no such kernel.
-    bool (*logits_rows)(const float* c_rows, int64_t vt, int64_t d, const float* rows,
+    // for calls with few tokens, where packing the classifier rows costs more
+    // than it saves. NULL when this ISA has no such kernel. Sums in another
+    // order than logits_tile: a call uses one of the two for all its logits.
+    void (*logits_rows)(const float* c_rows, int64_t vt, int64_t d, const float* rows,
                         int64_t ld, int64_t m_pad, float* zt);
 
     // In place: zt[j][i] <- softcap(zt[j][i] + bias[j]) for j < vt, all m_pad

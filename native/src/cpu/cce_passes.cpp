@@ -27,9 +27,10 @@ constexpr int64_t kTileRows = 96;
 constexpr int64_t kForwardPanelBytes = int64_t(2) << 20;
 constexpr int64_t kGradBlockTokens = 512;
 constexpr int64_t kFusedLogitBytes = int64_t(4) << 20;
-// Up to this many tokens, one transpose-packed micro-panel of classifier rows
-// meets too few token panels to repay its packing (measured: 32 tokens, 177
-// vs 162 GFLOP/s on two Zen 4 cores), so the unpacked kernel is used.
+// Calls with up to this many valid tokens use the unpacked logits kernel: one
+// transpose-packed micro-panel of classifier rows meets too few token panels
+// to repay its packing (measured: 32 tokens, 177 vs 162 GFLOP/s on two Zen 4
+// cores). Per call, not per block: see logits_into.
 constexpr int64_t kUnpackedTokens = 32;
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
@@ -99,18 +100,18 @@ void gather_rows(const CceRun& r, Block b, int64_t first, int64_t last, float* r
     }
 }
 
-// Hands tiles to the workers through a shared counter (tiles cost the same,
-// but workers may not: dynamic hand-out keeps them busy to the end).
+// Hands tiles to the workers in a fixed round-robin: worker w takes tiles
+// w, w + W, w + 2W, ... in order. Each worker's partial sums (statistics, dE)
+// then hold the same tiles in the same order on every run, so results are
+// bit-identical run to run for a given thread count (a shared counter would
+// balance better, but makes every partial depend on scheduling).
+// Interleaving keeps the workers balanced when the gradient filter skips
+// more of one end of a frequency-ordered vocabulary.
 template <class F>
 void for_each_tile(CceRun& r, F&& fn) {
-    std::atomic<int64_t> next{0};
     const int64_t tiles = tile_count(r);
-    r.ctx.pool->run(workers(r), [&](int w, int) {
-        for (;;) {
-            const int64_t t = next.fetch_add(1, std::memory_order_relaxed);
-            if (t >= tiles) break;
-            fn(w, tile_at(r, t));
-        }
+    r.ctx.pool->run(workers(r), [&](int w, int count) {
+        for (int64_t t = w; t < tiles; t += count) fn(w, tile_at(r, t));
     });
 }
 
@@ -172,13 +173,16 @@ struct WorkerGrads {
 };
 
 // Logits of tile t (classifier rows crow, f32) for block b into zt, bias and
-// softcap applied. With few tokens and their unpacked rows at hand, a kernel
-// that needs no packing of the classifier rows is used where the ISA has one.
+// softcap applied. Calls with few tokens (run.unpacked) use a kernel that
+// needs no packing of the classifier rows, on every block of every pass:
+// the two kernels sum in different orders, and exp(z - lse) would amplify
+// the difference if the backward's logits differed from the forward's.
 void logits_into(CceRun& r, WorkerTiles& w, Tile t, const float* crow, const float* panels,
                  const float* rows, Block b, float* zt) {
-    const bool unpacked = rows && b.m_pad <= kUnpackedTokens &&
-                          r.k.logits_rows(crow, t.rows, r.p.d, rows, row_stride(r.p.d), b.m_pad, zt);
-    if (!unpacked) r.k.logits_tile(crow, t.rows, r.p.d, panels, b.m_pad, zt, w.apack.as<float>());
+    if (r.unpacked)
+        r.k.logits_rows(crow, t.rows, r.p.d, rows, row_stride(r.p.d), b.m_pad, zt);
+    else
+        r.k.logits_tile(crow, t.rows, r.p.d, panels, b.m_pad, zt, w.apack.as<float>());
     r.k.tile_transform(zt, t.rows, b.m_pad, r.bias_f32() ? r.bias_f32() + t.start : nullptr,
                        r.p.softcap);
 }
@@ -202,7 +206,7 @@ struct BlockCoefs {
             const bool real = i < b.m;
             const float l = real ? lse_tok[b.begin + i] : INFINITY;
             lse.as<float>()[i] = l;
-            scale.as<float>()[i] = real ? 1.0f + 2.0f * r.p.z_loss * l : 0.0f;
+            scale.as<float>()[i] = real ? cce_prob_scale(l, r.p.z_loss) : 0.0f;
             up.as<float>()[i] = real ? up_tok[b.begin + i] : 0.0f;
         }
     }
@@ -271,7 +275,8 @@ CceRun::CceRun(engram_context& c, const CceProblem& prob)
       k(cce_kernels()),
       tokens(collect_valid_tokens(prob)),
       tokens_account(c, tokens.rows.capacity() * 8),
-      bias(c, prob.bias ? 4 * prob.v : 0) {
+      bias(c, prob.bias ? 4 * prob.v : 0),
+      unpacked(k.logits_rows != nullptr && count() <= kUnpackedTokens) {
     if (prob.bias) k.to_f32(prob.bias, prob.dtype, prob.v, bias.as<float>());
 }
 
@@ -280,29 +285,36 @@ void stats_pass(CceRun& r, float* m, float* s, float* tgt, float* lsum) {
     const int64_t nr = r.k.nr, d = r.p.d;
     const int64_t mb = std::clamp<int64_t>(kForwardPanelBytes / (4 * d) / nr * nr, nr, 512);
     const int64_t m_pad_max = round_up(std::min(mb, r.count()), nr);
-    HostScratch panels(r.ctx, 4 * m_pad_max * d);
+    // Packed panels, or for an unpacked call (a few tokens) their plain rows.
+    HostScratch panels(r.ctx, r.unpacked ? 0 : 4 * m_pad_max * d);
+    HostScratch rows(r.ctx, r.unpacked ? 4 * (m_pad_max * row_stride(d) + nr) : 0);
     std::vector<WorkerTiles> wt;
     std::vector<RunningStats> st;
     std::vector<HostScratch> rowbuf;  // gather buffer: one panel of rows per worker
     for (int w = 0; w < workers(r); ++w) {
         wt.emplace_back(r, m_pad_max);
         st.emplace_back(r.ctx, m_pad_max, lsum != nullptr);
-        rowbuf.emplace_back(r.ctx, 4 * nr * row_stride(d));
+        rowbuf.emplace_back(r.ctx, r.unpacked ? 0 : 4 * nr * row_stride(d));
     }
     for (int64_t begin = 0; begin < r.count(); begin += mb) {
         const Block b = block_at(r, begin, mb);
-        r.ctx.pool->parallel_for(b.m_pad / nr, 1, [&](int64_t p0, int64_t p1, int w) {
-            for (int64_t q = p0; q < p1; ++q) {
-                gather_rows(r, b, q * nr, (q + 1) * nr, rowbuf[size_t(w)].as<float>());
-                r.k.pack_token_panels(rowbuf[size_t(w)].as<float>(), row_stride(d), b.m_pad, d, q,
-                                      q + 1, panels.as<float>());
-            }
-        });
+        if (r.unpacked) {
+            gather_rows(r, b, 0, b.m_pad, rows.as<float>());
+        } else {
+            r.ctx.pool->parallel_for(b.m_pad / nr, 1, [&](int64_t p0, int64_t p1, int w) {
+                for (int64_t q = p0; q < p1; ++q) {
+                    gather_rows(r, b, q * nr, (q + 1) * nr, rowbuf[size_t(w)].as<float>());
+                    r.k.pack_token_panels(rowbuf[size_t(w)].as<float>(), row_stride(d), b.m_pad,
+                                          d, q, q + 1, panels.as<float>());
+                }
+            });
+        }
         for (RunningStats& x : st) x.reset(b.m_pad);
         for_each_tile(r, [&](int w, Tile t) {
             WorkerTiles& x = wt[size_t(w)];
             float* zt = x.zt.as<float>();
-            logits_into(r, x, t, tile_rows(r, t, x.ctile.as<float>()), panels.as<float>(), nullptr, b, zt);
+            logits_into(r, x, t, tile_rows(r, t, x.ctile.as<float>()), panels.as<float>(),
+                        rows.as<float>(), b, zt);
             stats_tile(r, x, st[size_t(w)], t, b, zt);
         });
         merge_stats(st, b, m, s, tgt, lsum);

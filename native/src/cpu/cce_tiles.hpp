@@ -118,11 +118,10 @@ struct CceTiles {
         }
     }
 
-    // Logits from unpacked token rows, where this ISA has a kernel for it
-    // (V::logits_dot); false otherwise, and the caller packs.
-    static bool logits_rows(const float* c_rows, int64_t vt, int64_t d, const float* rows,
+    // Logits from unpacked token rows, where this ISA has a kernel for it.
+    static void logits_rows(const float* c_rows, int64_t vt, int64_t d, const float* rows,
                             int64_t ld, int64_t m_pad, float* zt) {
-        return V::logits_dot(c_rows, vt, d, rows, ld, m_pad, zt);
+        V::logits_dot(c_rows, vt, d, rows, ld, m_pad, zt);
     }
 
     static void grad_e_tile(const float* c_rows, int64_t vt, int64_t d, const float* zt,
@@ -201,20 +200,29 @@ struct CceTiles {
             for (int64_t i = 0; i < m_pad; i += L)
                 V::max(V::load(colmax + i), V::load(row + i)).store(colmax + i);
         }
-        // New running maximum per token; rescale the old sums to it.
+        // New running maximum per token; rescale the old sums to its shift
+        // (cce_math.h: the maximum when finite, else 0, so that +-inf logits
+        // give torch.logsumexp's +-inf and exp never sees inf - inf). colmax
+        // then holds the shift. An empty sum stays 0, a NaN sum stays NaN.
+        const V inf = V::set1(INFINITY), zero = V::zero();
+        auto shift = [&](V m) { return V::select_lt(V::abs(m), inf, m, zero); };
         for (int64_t i = 0; i < m_pad; i += L) {
             const V old_m = V::load(run_m + i);
             const V new_m = V::max(old_m, V::load(colmax + i));
-            (V::load(run_s + i) * V::exp(old_m - new_m)).store(run_s + i);
+            const V sh = shift(new_m);
+            const V s = V::load(run_s + i);
+            V::select_eq(s, zero, zero, s * V::exp(shift(old_m) - sh)).store(run_s + i);
             new_m.store(run_m + i);
-            V::zero().store(colsum + i);
+            sh.store(colmax + i);
+            zero.store(colsum + i);
         }
-        // Pass 2: sum of exp(z - m) (and of z, for label smoothing).
+        // Pass 2: sum of exp(z - shift) (and of z, for label smoothing). A NaN
+        // logit makes its column's sum NaN here, whatever the maxima did.
         for (int64_t j = 0; j < vt; ++j) {
             const float* row = zt + j * m_pad;
             for (int64_t i = 0; i < m_pad; i += L) {
                 const V z = V::load(row + i);
-                (V::load(colsum + i) + V::exp(z - V::load(run_m + i))).store(colsum + i);
+                (V::load(colsum + i) + V::exp(z - V::load(colmax + i))).store(colsum + i);
                 if (lsum) (V::load(lsum + i) + z).store(lsum + i);
             }
         }
@@ -235,14 +243,18 @@ struct CceTiles {
         for (int64_t p = 0; p < m_pad / NR; ++p) {
             const int64_t i0 = p * NR;
             V lse_v[NV], scale_v[NV], up_v[NV], row_v[NV];
+            V up_mag = V::zero();
             for (int v = 0; v < NV; ++v) {
                 lse_v[v] = V::load(lse + i0 + v * L);
                 scale_v[v] = V::load(prob_scale + i0 + v * L);
                 up_v[v] = V::load(up + i0 + v * L);
+                up_mag = V::max_nan(up_mag, V::abs(up_v[v]));
                 for (int l = 0; l < L; ++l) trow[v * L + l] = float(tgt_row[i0 + v * L + l]);
                 row_v[v] = V::load(trow + v * L);
             }
-            V big = V::zero();  // max |dloss/dz| over the block, for the filter
+            // max |dloss/dz| over the block, for the filter; NaN sticks, so a
+            // block holding a NaN (or inf) is never skipped.
+            V big = V::zero();
             for (int64_t j = 0; j < vt; ++j) {
                 float* row = zt + j * m_pad + i0;
                 const V jv = V::set1(float(j));
@@ -250,7 +262,7 @@ struct CceTiles {
                     const V y = V::load(row + v * L);
                     V g = V::fma(V::exp(y - lse_v[v]), scale_v[v], V::zero() - off);
                     g = V::select_eq(row_v[v], jv, g - tw, g);
-                    big = V::max(big, V::abs(g));
+                    big = V::max_nan(big, V::abs(g));
                     V chain = up_v[v];
                     if (softcap > 0.0f) {
                         const V t = y * inv_cap;
@@ -259,7 +271,9 @@ struct CceTiles {
                     (g * chain).store(row + v * L);
                 }
             }
-            skip[p] = big.any_ge(eps) ? 0 : 1;
+            // Skipped only when filtering is on, every entry is below eps and
+            // no upstream gradient is NaN or inf (which must reach the output).
+            skip[p] = filter_eps > 0.0f && big.all_lt(eps) && up_mag.all_lt(V::set1(INFINITY)) ? 1 : 0;
             if (skip[p]) continue;
             for (int64_t j = 0; j < vt_pad; ++j) {
                 float* dst = gp + (j / MR) * m_pad * MR + (j % MR);
@@ -278,7 +292,7 @@ struct CceTiles {
 
     static CceKernels table(engram_cpu_isa isa) {
         return CceKernels{isa,          MR,          NR,         KC,           &to_f32,
-                          &from_f32,    &pack_token_panels,      &logits_tile, &logits_rows,
+                          &from_f32,    &pack_token_panels,      &logits_tile, V::has_logits_dot ? &logits_rows : nullptr,
                           &tile_transform, &tile_stats, &tile_grads, &grad_e_tile,
                           &grad_c_tile};
     }

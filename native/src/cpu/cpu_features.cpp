@@ -5,19 +5,51 @@
 #include <cstring>
 #include <fstream>
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 namespace engram::cpu {
 
 namespace {
 
+#if defined(__x86_64__) && defined(ENGRAM_HAVE_X86_KERNELS)
+// cpuid and xgetbv directly rather than __builtin_cpu_supports: clang rejects
+// some feature names gcc accepts ("f16c"), and the OS must also have enabled
+// the register state (XCR0) for AVX and AVX-512, which cpuid alone does not say.
+struct CpuidRegs {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+};
+
+CpuidRegs cpuid(unsigned leaf, unsigned sub) {
+    CpuidRegs r;
+    if (!__get_cpuid_count(leaf, sub, &r.a, &r.b, &r.c, &r.d)) return CpuidRegs{};
+    return r;
+}
+
+unsigned long long xcr0() {
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (static_cast<unsigned long long>(hi) << 32) | lo;
+}
+
+bool bit(unsigned reg, int b) { return (reg >> b) & 1u; }
+#endif
+
 engram_cpu_isa hardware_isa() {
 #if defined(__x86_64__) && defined(ENGRAM_HAVE_X86_KERNELS)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
-        return ENGRAM_CPU_ISA_AVX512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-        __builtin_cpu_supports("f16c"))
-        return ENGRAM_CPU_ISA_AVX2;
+    const CpuidRegs l1 = cpuid(1, 0);
+    const bool osxsave = bit(l1.c, 27);
+    if (!osxsave) return ENGRAM_CPU_ISA_SCALAR;
+    const unsigned long long xcr = xcr0();
+    const bool ymm_state = (xcr & 0x6) == 0x6;      // SSE + AVX registers
+    const bool zmm_state = (xcr & 0xe6) == 0xe6;    // + opmask, ZMM0-15 high, ZMM16-31
+    const CpuidRegs l7 = cpuid(7, 0);
+    const bool avx2 = bit(l7.b, 5), fma = bit(l1.c, 12), f16c = bit(l1.c, 29), avx = bit(l1.c, 28);
+    const bool avx512 = bit(l7.b, 16) /*F*/ && bit(l7.b, 17) /*DQ*/ && bit(l7.b, 30) /*BW*/ &&
+                        bit(l7.b, 31) /*VL*/;
+    if (avx512 && avx2 && fma && f16c && zmm_state) return ENGRAM_CPU_ISA_AVX512;
+    if (avx && avx2 && fma && f16c && ymm_state) return ENGRAM_CPU_ISA_AVX2;
 #endif
     return ENGRAM_CPU_ISA_SCALAR;
 }

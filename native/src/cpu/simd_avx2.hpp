@@ -34,8 +34,14 @@ struct VecAvx2 {
     static VecAvx2 fma(VecAvx2 a, VecAvx2 b, VecAvx2 c) { return {_mm256_fmadd_ps(a.v, b.v, c.v)}; }
     static VecAvx2 fnma(VecAvx2 a, VecAvx2 b, VecAvx2 c) { return {_mm256_fnmadd_ps(a.v, b.v, c.v)}; }
     static VecAvx2 max(VecAvx2 a, VecAvx2 b) { return {_mm256_max_ps(a.v, b.v)}; }
+    // vmaxps/vminps return their second operand when either is NaN: x goes
+    // second, so a NaN x comes out NaN instead of being clamped to a bound.
     static VecAvx2 clamp(VecAvx2 x, VecAvx2 lo, VecAvx2 hi) {
-        return {_mm256_min_ps(_mm256_max_ps(x.v, lo.v), hi.v)};
+        return {_mm256_min_ps(hi.v, _mm256_max_ps(lo.v, x.v))};
+    }
+    // max that returns NaN when either operand is NaN (plain max drops one).
+    static VecAvx2 max_nan(VecAvx2 a, VecAvx2 b) {
+        return {_mm256_blendv_ps(_mm256_max_ps(a.v, b.v), a.v, _mm256_cmp_ps(a.v, a.v, _CMP_UNORD_Q))};
     }
     static VecAvx2 abs(VecAvx2 a) { return {_mm256_andnot_ps(_mm256_set1_ps(-0.0f), a.v)}; }
     static VecAvx2 round(VecAvx2 a) {
@@ -127,9 +133,8 @@ struct VecAvx2 {
         for (int i = 0; i < 8; ++i) r[i] = t[i];
     }
     // No unpacked-rows logits kernel on AVX2: the caller packs.
-    static bool logits_dot(const float*, int64_t, int64_t, const float*, int64_t, int64_t, float*) {
-        return false;
-    }
+    static constexpr bool has_logits_dot = false;
+    static void logits_dot(const float*, int64_t, int64_t, const float*, int64_t, int64_t, float*) {}
     float reduce_add() const {
         __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
         s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -144,6 +149,10 @@ struct VecAvx2 {
     }
     bool any_ge(VecAvx2 t) const {
         return _mm256_movemask_ps(_mm256_cmp_ps(v, t.v, _CMP_GE_OQ)) != 0;
+    }
+    // Every lane < t; a NaN lane is not.
+    bool all_lt(VecAvx2 t) const {
+        return _mm256_movemask_ps(_mm256_cmp_ps(v, t.v, _CMP_LT_OQ)) == 0xff;
     }
 };
 

@@ -33,8 +33,15 @@ struct VecAvx512 {
     // c - a * b
     static VecAvx512 fnma(VecAvx512 a, VecAvx512 b, VecAvx512 c) { return {_mm512_fnmadd_ps(a.v, b.v, c.v)}; }
     static VecAvx512 max(VecAvx512 a, VecAvx512 b) { return {_mm512_max_ps(a.v, b.v)}; }
+    // vmaxps/vminps return their second operand when either is NaN: x goes
+    // second, so a NaN x comes out NaN instead of being clamped to a bound.
     static VecAvx512 clamp(VecAvx512 x, VecAvx512 lo, VecAvx512 hi) {
-        return {_mm512_min_ps(_mm512_max_ps(x.v, lo.v), hi.v)};
+        return {_mm512_min_ps(hi.v, _mm512_max_ps(lo.v, x.v))};
+    }
+    // max that returns NaN when either operand is NaN (plain max drops one).
+    static VecAvx512 max_nan(VecAvx512 a, VecAvx512 b) {
+        const __mmask16 a_nan = _mm512_cmp_ps_mask(a.v, a.v, _CMP_UNORD_Q);
+        return {_mm512_mask_blend_ps(a_nan, _mm512_max_ps(a.v, b.v), a.v)};
     }
     static VecAvx512 abs(VecAvx512 a) { return {_mm512_abs_ps(a.v)}; }
     static VecAvx512 round(VecAvx512 a) {
@@ -143,8 +150,9 @@ struct VecAvx512 {
     // j < vt, i < m_pad (m_pad a multiple of 4; e rows past the tokens are
     // zero). Register block: 4 classifier rows x 4 tokens, 16 accumulators
     // along d, then one 45-op shuffle tree that leaves sum (j, i) in lane
-    // 4j + i. Returns false when this ISA has no such kernel.
-    static bool logits_dot(const float* c, int64_t vt, int64_t d, const float* e, int64_t lde,
+    // 4j + i.
+    static constexpr bool has_logits_dot = true;
+    static void logits_dot(const float* c, int64_t vt, int64_t d, const float* e, int64_t lde,
                            int64_t m_pad, float* zt) {
         const int64_t dv = d / 16 * 16;
         const __mmask16 tail = mask(int(d - dv));
@@ -175,7 +183,6 @@ struct VecAvx512 {
                     _mm_storeu_ps(zt + (j0 + j) * m_pad + i0, extract128(r, j));
             }
         }
-        return true;
     }
     // r[l] = sum of the lanes of v[l].
     static __m512 reduce16(const __m512 v[16]) {
@@ -201,6 +208,8 @@ struct VecAvx512 {
     float reduce_add() const { return _mm512_reduce_add_ps(v); }
     float reduce_max() const { return _mm512_reduce_max_ps(v); }
     bool any_ge(VecAvx512 t) const { return _mm512_cmp_ps_mask(v, t.v, _CMP_GE_OQ) != 0; }
+    // Every lane < t; a NaN lane is not.
+    bool all_lt(VecAvx512 t) const { return _mm512_cmp_ps_mask(v, t.v, _CMP_LT_OQ) == 0xffff; }
 };
 
 }  // namespace engram::cpu

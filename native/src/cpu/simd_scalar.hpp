@@ -28,6 +28,10 @@ struct VecScalar {
     static VecScalar fma(VecScalar a, VecScalar b, VecScalar c) { return {std::fma(a.v, b.v, c.v)}; }
     static VecScalar max(VecScalar a, VecScalar b) { return {a.v > b.v ? a.v : b.v}; }
     static VecScalar abs(VecScalar a) { return {std::fabs(a.v)}; }
+    static VecScalar max_nan(VecScalar a, VecScalar b) { return (a.v != a.v || a.v > b.v) ? a : b; }
+    static VecScalar select_lt(VecScalar a, VecScalar b, VecScalar x, VecScalar y) {
+        return a.v < b.v ? x : y;
+    }
     static VecScalar select_eq(VecScalar a, VecScalar b, VecScalar x, VecScalar y) {
         return a.v == b.v ? x : y;
     }
@@ -41,13 +45,13 @@ struct VecScalar {
         for (int i = 0; i < MR; ++i)
             for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = i < m_eff ? src[i * ld + k] : 0.0f;
     }
-    static bool logits_dot(const float*, int64_t, int64_t, const float*, int64_t, int64_t, float*) {
-        return false;
-    }
+    static constexpr bool has_logits_dot = false;
+    static void logits_dot(const float*, int64_t, int64_t, const float*, int64_t, int64_t, float*) {}
     float reduce_add() const { return v; }
     float reduce_max() const { return v; }
     // True if any lane is >= t (used by the gradient filter).
     bool any_ge(VecScalar t) const { return v >= t.v; }
+    bool all_lt(VecScalar t) const { return v < t.v; }
 };
 
 }  // namespace engram::cpu

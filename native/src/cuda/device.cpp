@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "cuda_backend.hpp"
@@ -128,6 +129,31 @@ int device_attribute(cudaDeviceAttr attr, int device, const char* what) {
     return value;
 }
 
+// Op scratch comes from the device's default memory pool (cudaMallocAsync).
+// At its default release threshold of 0 the pool returns its free memory to
+// the driver at every synchronisation (each backward ends with one), so every
+// op would map its scratch, the fp32 gradient accumulators included, afresh.
+// UINT64_MAX keeps freed blocks for reuse (cudaMemPoolTrimTo gives them back).
+// The pool is the whole process's: a threshold someone else already set is
+// left alone. Once per device; on failure the context is not created.
+void keep_pool_memory(int device) {
+    static std::mutex mutex;
+    static std::set<int> done;
+    std::lock_guard<std::mutex> lock(mutex);
+    if (done.count(device)) return;
+    cudaMemPool_t pool = nullptr;
+    check_cuda(cudaDeviceGetDefaultMemPool(&pool, device), "cudaDeviceGetDefaultMemPool");
+    uint64_t threshold = 0;
+    check_cuda(cudaMemPoolGetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &threshold),
+               "cudaMemPoolGetAttribute(release threshold)");
+    if (threshold == 0) {
+        threshold = UINT64_MAX;
+        check_cuda(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &threshold),
+                   "cudaMemPoolSetAttribute(release threshold)");
+    }
+    done.insert(device);
+}
+
 }  // namespace
 
 /* --- internals shared with cce_cuda.cpp (cuda_state.hpp) ----------------- */
@@ -233,6 +259,7 @@ void context_init(engram_context& ctx, int device) {
                                           "cudaDeviceGetAttribute(shared memory)");
     st->mem_pools = device_attribute(cudaDevAttrMemoryPoolsSupported, device,
                                      "cudaDeviceGetAttribute(memory pools)") != 0;
+    if (st->mem_pools) keep_pool_memory(device);
     // Non-blocking: the context's work must not serialise with the legacy
     // default stream that the host application may be using.
     check_cuda(cudaStreamCreateWithFlags(&st->own_stream, cudaStreamNonBlocking),

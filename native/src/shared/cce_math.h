@@ -9,9 +9,17 @@
 
 namespace engram {
 
-// Online log-sum-exp state: the sum of exp(x - m) over the values seen so far,
-// with m their running maximum. Starting from (-inf, 0) makes the empty state a
-// neutral element of merge().
+// Online log-sum-exp state: the sum s = sum exp(x - lse_shift(m)) over the
+// values x seen so far, with m their running maximum. Starting from (-inf, 0)
+// makes the empty state a neutral element of merge().
+//
+// Non-finite values follow torch.logsumexp, on every backend and ISA:
+//  - a NaN anywhere makes s (hence the lse) NaN: exp(NaN - shift) is NaN and
+//    no step below ever replaces a NaN s;
+//  - a +inf makes the lse +inf: with m = +inf the shift is 0, so s = inf;
+//  - only -inf values (or none) give s = 0 and lse = -inf.
+// The shift is the maximum when it is finite and 0 otherwise, so that
+// exp(x - shift) never computes inf - inf.
 struct LseState {
     float m;
     float s;
@@ -19,19 +27,28 @@ struct LseState {
 
 ENGRAM_HD LseState lse_empty() { return LseState{-INFINITY, 0.0f}; }
 
-// Merge two partial states exactly: sum_a e^(x-m_a) + sum_b e^(x-m_b), both
-// rescaled to the larger maximum so that nothing overflows.
-ENGRAM_HD LseState lse_merge(LseState a, LseState b) {
-    if (a.m < b.m) {
-        LseState t = a;
-        a = b;
-        b = t;
-    }
-    if (b.m == -INFINITY) return a;  // also covers a.m == -inf (both empty)
-    return LseState{a.m, a.s + b.s * expf(b.m - a.m)};
+ENGRAM_HD float lse_shift(float m) { return fabsf(m) < INFINITY ? m : 0.0f; }  // NaN -> 0
+
+// The state of one value x: exp(x - shift(x)) is 1 for finite x, inf for
+// +inf, 0 for -inf and NaN for NaN.
+ENGRAM_HD LseState lse_single(float x) { return LseState{x, expf(x - lse_shift(x))}; }
+
+// s rescaled from the shift of maximum m to `shift`. An empty sum stays 0
+// (never 0 * inf); a NaN sum stays NaN.
+ENGRAM_HD float lse_rescale(float s, float m, float shift) {
+    return s == 0.0f ? 0.0f : s * expf(lse_shift(m) - shift);
 }
 
-ENGRAM_HD float lse_value(LseState st) { return st.m + logf(st.s); }
+// Merge two partial states exactly, both rescaled to the larger maximum so
+// that nothing overflows. The larger state's sum is multiplied by exp(0) = 1,
+// so merging with an empty state returns the other state bit for bit.
+ENGRAM_HD LseState lse_merge(LseState a, LseState b) {
+    const float m = (a.m > b.m || a.m != a.m) ? a.m : b.m;
+    const float shift = lse_shift(m);
+    return LseState{m, lse_rescale(a.s, a.m, shift) + lse_rescale(b.s, b.m, shift)};
+}
+
+ENGRAM_HD float lse_value(LseState st) { return lse_shift(st.m) + logf(st.s); }
 
 // tanh softcapping: cap * tanh(x / cap); cap <= 0 disables it.
 ENGRAM_HD float softcap_apply(float x, float cap) { return cap > 0.0f ? cap * tanhf(x / cap) : x; }
@@ -62,8 +79,14 @@ struct CceGradCoef {
     float target_weight;  // 1 - smoothing
 };
 
+// The z-loss term is absent, not multiplied by 0, when z_loss is 0: with an
+// infinite lse, 0 * inf would make every gradient of the token NaN.
+ENGRAM_HD float cce_prob_scale(float lse, float z_loss) {
+    return z_loss > 0.0f ? 1.0f + 2.0f * z_loss * lse : 1.0f;
+}
+
 ENGRAM_HD CceGradCoef cce_grad_coef(float lse, float inv_vocab, float smoothing, float z_loss) {
-    return CceGradCoef{1.0f + 2.0f * z_loss * lse, smoothing * inv_vocab, 1.0f - smoothing};
+    return CceGradCoef{cce_prob_scale(lse, z_loss), smoothing * inv_vocab, 1.0f - smoothing};
 }
 
 // dloss/dz_j for a (possibly softcapped) logit z_j — before the upstream
