@@ -32,6 +32,33 @@ public sealed class ReferenceTests
     public void LogSumExpIsStableForHugeLogits() =>
         Assert.That(CceReference.LogSumExp([1e4, 1e4]), Is.EqualTo(1e4 + Math.Log(2)).Within(1e-9));
 
+    // torch.logsumexp on non-finite values: the shift is the maximum only when it is finite.
+    [TestCase(new[] { double.NaN, 1.0 }, double.NaN)]
+    [TestCase(new[] { 1.0, double.NaN, double.PositiveInfinity }, double.NaN)]
+    [TestCase(new[] { double.PositiveInfinity, 1.0 }, double.PositiveInfinity)]
+    [TestCase(new[] { double.PositiveInfinity, double.PositiveInfinity }, double.PositiveInfinity)]
+    [TestCase(new[] { double.NegativeInfinity, double.NegativeInfinity }, double.NegativeInfinity)]
+    [TestCase(new double[0], double.NegativeInfinity)]
+    [TestCase(new[] { double.NegativeInfinity, 0.0 }, 0.0)]
+    [TestCase(new[] { double.NegativeInfinity, 1e4, 1e4 }, 1e4 + 0.69314718055994531)]
+    public void LogSumExpFollowsTorchForNonFiniteValues(double[] z, double expected) =>
+        Assert.That(CceReference.LogSumExp(z), Is.EqualTo(expected).Within(1e-9));
+
+    [Test]
+    public void DisabledTermsAreAbsentNotMultipliedByZero()
+    {
+        // Smoothing and z-loss off: an infinite lse or logit sum must not become 0 * inf = NaN.
+        var plain = CceOptions.Default;
+        Assert.That(CceReference.TokenLoss(double.PositiveInfinity, 1, double.NegativeInfinity, 4, plain),
+            Is.EqualTo(double.PositiveInfinity));
+        Assert.That(CceReference.LogitGrad(0.5, double.PositiveInfinity, false, 4, plain), Is.Zero);
+        Assert.That(CceReference.LogitGrad(0.5, double.PositiveInfinity, true, 4, plain), Is.EqualTo(-1));
+        var zLoss = new CceOptions { ZLoss = 0.01f };
+        Assert.That(CceReference.LogitGrad(0.5, double.PositiveInfinity, false, 4, zLoss), Is.NaN); // 0 · inf
+        var smoothing = new CceOptions { LabelSmoothing = 0.1f };
+        Assert.That(CceReference.TokenLoss(double.PositiveInfinity, 1, double.PositiveInfinity, 4, smoothing), Is.NaN);
+    }
+
     [Test]
     public void ErrorMeterPassesWithinAndFailsBeyondTolerance()
     {

@@ -35,7 +35,9 @@ public sealed record CceReferenceShard(double[] Lse, double[] TargetLogit, doubl
 /// <summary>
 /// The plain, obviously-correct CCE: float64, materialised logits per token, straight from the formula
 /// in engram.h. Used by <c>engram verify</c> and the tests; never fast, never used for real work.
-/// loss_i = (1 - s)(lse_i - z[i, t_i]) + s (lse_i - mean_j z[i, j]) + z_loss · lse_i².
+/// loss_i = (1 - s)(lse_i - z[i, t_i]) + s (lse_i - mean_j z[i, j]) + z_loss · lse_i², computed as
+/// lse_i − (1 − s) z[i, t_i] − s Σ_j z[i, j] / V + z_loss · lse_i² (the terms of disabled options absent),
+/// with lse as torch.logsumexp: non-finite inputs give the NaN / ±inf that PyTorch would.
 /// </summary>
 public static class CceReference
 {
@@ -54,14 +56,46 @@ public static class CceReference
         return z;
     }
 
-    /// <summary>log Σ exp, stable.</summary>
+    /// <summary>
+    /// log Σ exp, stable, as torch.logsumexp (and engram's backends): shifted by the maximum when it is
+    /// finite and by 0 otherwise, so that exp never sees inf − inf. A NaN gives NaN, a +inf (and no NaN)
+    /// gives +inf, only −inf values (or none) give −inf.
+    /// </summary>
     public static double LogSumExp(ReadOnlySpan<double> z)
     {
         double m = double.NegativeInfinity;
-        foreach (double x in z) m = Math.Max(m, x);
+        foreach (double x in z) m = Math.Max(m, x); // NaN-propagating
+        double shift = double.IsFinite(m) ? m : 0;
         double s = 0;
-        foreach (double x in z) s += Math.Exp(x - m);
-        return m + Math.Log(s);
+        foreach (double x in z) s += Math.Exp(x - shift);
+        return shift + Math.Log(s);
+    }
+
+    /// <summary>
+    /// The loss of one token from its lse, target logit and logit sum, as the backends compute it:
+    /// lse − (1 − s)·z_t − s·Σz/V + z_loss·lse². The smoothing and z-loss terms are absent (not
+    /// multiplied by 0) when off, so an infinite lse or logit sum does not turn into 0·inf = NaN.
+    /// </summary>
+    public static double TokenLoss(double lse, double targetLogit, double logitSum, int vocab, CceOptions o)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        double loss = lse - (1 - (double)o.LabelSmoothing) * targetLogit;
+        if (o.LabelSmoothing > 0) loss -= o.LabelSmoothing * logitSum / vocab;
+        if (o.ZLoss > 0) loss += o.ZLoss * lse * lse;
+        return loss;
+    }
+
+    /// <summary>
+    /// dloss/dz_j of one token before the upstream gradient and the softcap chain rule:
+    /// exp(z_j − lse)·(1 + 2·z_loss·lse) − s/V − [j = t](1 − s), the z-loss factor absent when z_loss is 0.
+    /// </summary>
+    public static double LogitGrad(double z, double lse, bool isTarget, int vocab, CceOptions o)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        double scale = o.ZLoss > 0 ? 1 + 2 * o.ZLoss * lse : 1;
+        double g = Math.Exp(z - lse) * scale - o.LabelSmoothing / (double)vocab;
+        if (isTarget) g -= 1 - (double)o.LabelSmoothing;
+        return g;
     }
 
     /// <summary>Per-token loss and lse, and the reduced loss.</summary>
@@ -76,11 +110,10 @@ public static class CceReference
             valid++;
             double[] z = Logits(p, o, i);
             double l = LogSumExp(z);
-            double mean = z.Average();
             long t = p.Targets[i];
             double zt = t >= 0 && t < p.V ? z[t] : 0;
             lse[i] = l;
-            tokenLoss[i] = (1 - o.LabelSmoothing) * (l - zt) + o.LabelSmoothing * (l - mean) + o.ZLoss * l * l;
+            tokenLoss[i] = TokenLoss(l, zt, z.Sum(), p.V, o);
         }
         double[] loss = o.Reduction switch
         {
@@ -124,11 +157,12 @@ public static class CceReference
             double l = LogSumExp(z);
             for (int j = 0; j < p.V; j++)
             {
-                // d/dz_j of (1-s)(lse - z_t) + s(lse - mean z) + zl·lse²
-                double g = Math.Exp(z[j] - l) * (1 + 2 * o.ZLoss * l) - o.LabelSmoothing / p.V;
-                if (j == p.Targets[i]) g -= 1 - o.LabelSmoothing;
-                if (o.Softcap > 0) g *= 1 - (z[j] / o.Softcap) * (z[j] / o.Softcap);
-                g *= up[i];
+                // d/dz_j of (1-s)(lse - z_t) + s(lse - mean z) + zl·lse², times the upstream gradient
+                // and the softcap's chain factor, in plain IEEE arithmetic (NaN where 0·inf or inf − inf).
+                double g = LogitGrad(z[j], l, j == p.Targets[i], p.V, o);
+                double chain = up[i];
+                if (o.Softcap > 0) chain *= 1 - (z[j] / o.Softcap) * (z[j] / o.Softcap);
+                g *= chain;
                 for (int k = 0; k < p.D; k++)
                 {
                     de[(long)i * p.D + k] += g * p.C[(long)j * p.D + k];
