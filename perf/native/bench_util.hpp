@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "engram.h"
+
 namespace engram_bench {
 
 inline double now_ms() {
@@ -121,5 +123,14 @@ private:
     std::ostringstream out_;
     std::vector<bool> first_;
 };
+
+// Fraction of logit blocks the CCE gradient filter skipped (op stats
+// counters "blocks_skipped" / "blocks_total"), 0 when none were visited.
+inline double filter_skipped_fraction(const engram_op_stats& st) {
+    uint64_t total = 0, skipped = 0;
+    engram_op_stats_counter(&st, "blocks_total", &total);
+    engram_op_stats_counter(&st, "blocks_skipped", &skipped);
+    return total ? double(skipped) / double(total) : 0.0;
+}
 
 }  // namespace engram_bench

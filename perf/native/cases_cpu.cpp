@@ -73,7 +73,7 @@ private:
         engram_op_stats st;
         engram_op_stats_init(&st);
         engram_context_get_op_stats(ctx_, &st);
-        return st.blocks_total ? double(st.blocks_skipped) / double(st.blocks_total) : 0.0;
+        return filter_skipped_fraction(st);
     }
 
     Case engram_case(const char* op, const std::string& variant, float eps) override {

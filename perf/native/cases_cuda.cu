@@ -151,7 +151,7 @@ private:
             engram_op_stats st;
             engram_op_stats_init(&st);
             engram_context_get_op_stats(ctx_, &st);
-            c.blocks_skipped_frac = st.blocks_total ? double(st.blocks_skipped) / double(st.blocks_total) : 0.0;
+            c.blocks_skipped_frac = filter_skipped_fraction(st);
         }
         call(true);
         check(engram_synchronize(ctx_), "synchronize");

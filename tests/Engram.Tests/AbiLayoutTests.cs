@@ -16,6 +16,7 @@ public sealed class AbiLayoutTests
         (typeof(EngramDeviceInfo), "engram_device_info"),
         (typeof(EngramMemoryStats), "engram_memory_stats"),
         (typeof(EngramOpStats), "engram_op_stats"),
+        (typeof(EngramOpCounter), "engram_op_counter"),
         (typeof(EngramCceOptions), "engram_cce_options"),
         (typeof(EngramCceInputs), "engram_cce_inputs"),
         (typeof(EngramCceGrads), "engram_cce_grads"),

@@ -101,10 +101,169 @@ TEST(AbiInfo, DtypeSize) {
     EXPECT_EQ(4u, engram_dtype_size(ENGRAM_DTYPE_I32));
     EXPECT_EQ(8u, engram_dtype_size(ENGRAM_DTYPE_I64));
     EXPECT_EQ(4u, c_dtype_size(ENGRAM_DTYPE_F32));
+    EXPECT_EQ(0u, engram_dtype_size(ENGRAM_DTYPE_U2));  // packed: 4 per byte
     // Unknown values, passed from C.
-    EXPECT_EQ(0u, c_dtype_size(5));
+    EXPECT_EQ(0u, c_dtype_size(6));
     EXPECT_EQ(0u, c_dtype_size(-1));
     EXPECT_EQ(0u, c_dtype_size(1000));
+}
+
+TEST(AbiInfo, DtypeBits) {
+    EXPECT_EQ(32, engram_dtype_bits(ENGRAM_DTYPE_F32));
+    EXPECT_EQ(16, engram_dtype_bits(ENGRAM_DTYPE_F16));
+    EXPECT_EQ(16, engram_dtype_bits(ENGRAM_DTYPE_BF16));
+    EXPECT_EQ(32, engram_dtype_bits(ENGRAM_DTYPE_I32));
+    EXPECT_EQ(64, engram_dtype_bits(ENGRAM_DTYPE_I64));
+    EXPECT_EQ(2, engram_dtype_bits(ENGRAM_DTYPE_U2));
+    EXPECT_EQ(0, engram_dtype_bits(engram_dtype(6)));
+    EXPECT_EQ(0, engram_dtype_bits(engram_dtype(-1)));
+}
+
+// --- ops: registry, capability query, op stats ------------------------------------
+
+TEST(AbiOps, ListNamesEveryOpInIdOrder) {
+    int32_t count = -1;
+    ASSERT_OK(engram_op_list(nullptr, 0, &count));
+    ASSERT_GE(count, 5);
+    std::vector<engram_op> ops(size_t(count) + 2, -7);
+    int32_t again = 0;
+    ASSERT_OK(engram_op_list(ops.data(), int32_t(ops.size()), &again));
+    EXPECT_EQ(count, again);
+    EXPECT_EQ(-7, ops[size_t(count)]) << "wrote past the ops";
+    for (int32_t i = 0; i < count; ++i) {
+        ASSERT_NE(nullptr, engram_op_name(ops[size_t(i)])) << ops[size_t(i)];
+        ASSERT_NE(nullptr, engram_op_family(ops[size_t(i)]));
+        const std::string name = engram_op_name(ops[size_t(i)]);
+        EXPECT_EQ(0u, name.rfind(engram_op_family(ops[size_t(i)]), 0)) << name << " is not in its family";
+        if (i > 0) EXPECT_LT(ops[size_t(i - 1)], ops[size_t(i)]);
+    }
+    // A short array gets the first ids and the full count.
+    std::vector<engram_op> two(2);
+    ASSERT_OK(engram_op_list(two.data(), 2, &again));
+    EXPECT_EQ(count, again);
+    EXPECT_EQ(ops[0], two[0]);
+    EXPECT_EQ(ops[1], two[1]);
+}
+
+TEST(AbiOps, CceOpsAreNamed) {
+    EXPECT_STREQ("cce_forward", engram_op_name(ENGRAM_OP_CCE_FORWARD));
+    EXPECT_STREQ("cce_backward", engram_op_name(ENGRAM_OP_CCE_BACKWARD));
+    EXPECT_STREQ("cce_forward_backward", engram_op_name(ENGRAM_OP_CCE_FORWARD_BACKWARD));
+    EXPECT_STREQ("cce_shard_forward", engram_op_name(ENGRAM_OP_CCE_SHARD_FORWARD));
+    EXPECT_STREQ("cce_shard_combine", engram_op_name(ENGRAM_OP_CCE_SHARD_COMBINE));
+    EXPECT_STREQ("cce", engram_op_family(ENGRAM_OP_CCE_FORWARD));
+    EXPECT_EQ(nullptr, engram_op_name(ENGRAM_OP_NONE));
+    EXPECT_EQ(nullptr, engram_op_name(99));
+    EXPECT_EQ(nullptr, engram_op_family(-1));
+}
+
+TEST(AbiOps, ListRejectsBadArguments) {
+    int32_t count = 0;
+    engram_op one = 0;
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, engram_op_list(&one, 1, nullptr), "count");
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, engram_op_list(nullptr, 1, &count), "ops");
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, engram_op_list(&one, -1, &count), "capacity");
+}
+
+TEST(AbiOps, CpuSupportsEveryCceOpInItsDtypes) {
+    for (engram_op op : {ENGRAM_OP_CCE_FORWARD, ENGRAM_OP_CCE_BACKWARD, ENGRAM_OP_CCE_FORWARD_BACKWARD,
+                         ENGRAM_OP_CCE_SHARD_FORWARD})
+        for (engram_dtype dt : {ENGRAM_DTYPE_F32, ENGRAM_DTYPE_F16, ENGRAM_DTYPE_BF16})
+            EXPECT_OK(engram_op_supported(ENGRAM_BACKEND_CPU, op, dt));
+    EXPECT_OK(engram_op_supported(ENGRAM_BACKEND_CPU, ENGRAM_OP_CCE_SHARD_COMBINE, ENGRAM_DTYPE_F32));
+    EXPECT_STATUS(ENGRAM_ERR_UNSUPPORTED,
+                  engram_op_supported(ENGRAM_BACKEND_CPU, ENGRAM_OP_CCE_FORWARD, ENGRAM_DTYPE_I32),
+                  "cce_forward", "cpu", "i32");
+    EXPECT_STATUS(ENGRAM_ERR_UNSUPPORTED,
+                  engram_op_supported(ENGRAM_BACKEND_CPU, ENGRAM_OP_CCE_FORWARD, ENGRAM_DTYPE_U2),
+                  "u2");
+}
+
+TEST(AbiOps, CudaSupportSaysWhyNot) {
+    const engram_capabilities caps = capabilities();
+    const engram_status st =
+        engram_op_supported(ENGRAM_BACKEND_CUDA, ENGRAM_OP_CCE_FORWARD, ENGRAM_DTYPE_BF16);
+    const std::string msg = engram_last_error();
+    if (!caps.cuda_built) {
+        EXPECT_EQ(ENGRAM_ERR_UNSUPPORTED, st) << msg;
+        EXPECT_NE(std::string::npos, msg.find("no CUDA backend")) << msg;
+    } else if (caps.cuda_device_count == 0) {
+        EXPECT_EQ(ENGRAM_ERR_NO_DEVICE, st) << msg;
+        EXPECT_NE(std::string::npos, msg.find("cce_forward on cuda")) << msg;
+    } else {
+        EXPECT_EQ(ENGRAM_OK, st) << msg;
+    }
+}
+
+TEST(AbiOps, SupportedRejectsUnknownValues) {
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT,
+                  engram_op_supported(engram_backend(7), ENGRAM_OP_CCE_FORWARD, ENGRAM_DTYPE_F32),
+                  "backend 7");
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT,
+                  engram_op_supported(ENGRAM_BACKEND_CPU, 12345, ENGRAM_DTYPE_F32), "op 12345");
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT,
+                  engram_op_supported(ENGRAM_BACKEND_CPU, ENGRAM_OP_CCE_FORWARD, engram_dtype(42)),
+                  "dtype 42");
+}
+
+TEST(AbiOps, OpStatsSayWhichOpFilledThem) {
+    engram_context* ctx = nullptr;
+    ASSERT_OK(engram_context_create(ENGRAM_BACKEND_CPU, 0, &ctx));
+    engram_op_stats st;
+    ASSERT_OK(engram_op_stats_init(&st));
+    ASSERT_OK(engram_context_get_op_stats(ctx, &st));
+    EXPECT_EQ(ENGRAM_OP_NONE, st.op);
+    EXPECT_EQ(0, st.counter_count);
+    const float e[2] = {1.0f, 2.0f}, c[4] = {1.0f, 0.0f, 0.0f, 1.0f};
+    const int64_t t[1] = {1};
+    engram_cce_inputs in;
+    engram_cce_inputs_init(&in);
+    in.n = 1;
+    in.d = 2;
+    in.v = 2;
+    in.e = e;
+    in.c = c;
+    in.targets = t;
+    float loss = 0.0f, ge[2];
+    ASSERT_OK(engram_cce_forward(ctx, &in, nullptr, &loss, nullptr));
+    ASSERT_OK(engram_context_get_op_stats(ctx, &st));
+    EXPECT_EQ(ENGRAM_OP_CCE_FORWARD, st.op);
+    EXPECT_EQ(ENGRAM_BACKEND_CPU, st.backend);
+    uint64_t value = 0;
+    EXPECT_OK(engram_op_stats_counter(&st, "tokens_valid", &value));
+    EXPECT_EQ(1u, value);
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, engram_op_stats_counter(&st, "blocks_total", &value),
+                  "blocks_total", "cce_forward");
+    engram_cce_grads g;
+    engram_cce_grads_init(&g);
+    g.grad_e = ge;
+    ASSERT_OK(engram_cce_backward(ctx, &in, nullptr, nullptr, nullptr, &g));
+    ASSERT_OK(engram_context_get_op_stats(ctx, &st));
+    EXPECT_EQ(ENGRAM_OP_CCE_BACKWARD, st.op);
+    EXPECT_OK(engram_op_stats_counter(&st, "blocks_total", &value));
+    EXPECT_GT(value, 0u);
+    // A failing op still says which op it was, with no counters.
+    EXPECT_NE(ENGRAM_OK, engram_cce_forward(ctx, &in, nullptr, nullptr, nullptr));
+    ASSERT_OK(engram_context_get_op_stats(ctx, &st));
+    EXPECT_EQ(ENGRAM_OP_CCE_FORWARD, st.op);
+    EXPECT_EQ(0, st.counter_count);
+    ASSERT_OK(engram_context_destroy(ctx));
+}
+
+TEST(AbiOps, OpStatsCounterRejectsBadArguments) {
+    engram_op_stats st;
+    ASSERT_OK(engram_op_stats_init(&st));
+    uint64_t v = 0;
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, engram_op_stats_counter(nullptr, "x", &v), "stats");
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, engram_op_stats_counter(&st, nullptr, &v), "name");
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, engram_op_stats_counter(&st, "x", nullptr), "value");
+    st.counter_count = 99;
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, engram_op_stats_counter(&st, "x", &v), "counter_count");
+    st.counter_count = 1;
+    std::memset(st.counters[0].name, 'a', sizeof st.counters[0].name);  // no NUL: never read past
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, engram_op_stats_counter(&st, "aaaa", &v), "aaaa");
+    st.struct_size = 4;
+    EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT, engram_op_stats_counter(&st, "x", &v), "struct_size");
 }
 
 TEST(AbiInfo, LastErrorIsEmptyAfterASuccessfulCall) {
@@ -256,9 +415,13 @@ const LayoutEntry kLayout[] = {
     OFFSET_OF(engram_memory_stats, allocations),
     SIZE_OF(engram_op_stats),
     OFFSET_OF(engram_op_stats, struct_size),
-    OFFSET_OF(engram_op_stats, blocks_total),
-    OFFSET_OF(engram_op_stats, blocks_skipped),
-    OFFSET_OF(engram_op_stats, tokens_valid),
+    OFFSET_OF(engram_op_stats, op),
+    OFFSET_OF(engram_op_stats, backend),
+    OFFSET_OF(engram_op_stats, counter_count),
+    OFFSET_OF(engram_op_stats, counters),
+    SIZE_OF(engram_op_counter),
+    OFFSET_OF(engram_op_counter, name),
+    OFFSET_OF(engram_op_counter, value),
     SIZE_OF(engram_cce_options),
     OFFSET_OF(engram_cce_options, struct_size),
     OFFSET_OF(engram_cce_options, reduction),
@@ -404,7 +567,7 @@ TEST(AbiInit, StatsAndInfoStructs) {
     std::memset(&st, 0xab, sizeof st);
     ASSERT_OK(engram_op_stats_init(&st));
     EXPECT_EQ(sizeof st, st.struct_size);
-    EXPECT_EQ(0u, st.blocks_total);
+    EXPECT_EQ(0u, op_counter(st, "blocks_total"));
     engram_capabilities caps;
     std::memset(&caps, 0xab, sizeof caps);
     ASSERT_OK(engram_capabilities_init(&caps));

@@ -26,6 +26,7 @@ uint64_t c_sizeof(const char* name) {
     if (strcmp(name, "engram_device_info") == 0) return sizeof(engram_device_info);
     if (strcmp(name, "engram_memory_stats") == 0) return sizeof(engram_memory_stats);
     if (strcmp(name, "engram_op_stats") == 0) return sizeof(engram_op_stats);
+    if (strcmp(name, "engram_op_counter") == 0) return sizeof(engram_op_counter);
     if (strcmp(name, "engram_cce_options") == 0) return sizeof(engram_cce_options);
     if (strcmp(name, "engram_cce_inputs") == 0) return sizeof(engram_cce_inputs);
     if (strcmp(name, "engram_cce_grads") == 0) return sizeof(engram_cce_grads);

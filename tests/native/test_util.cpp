@@ -284,4 +284,9 @@ std::string backend_param_name(const ::testing::TestParamInfo<engram_backend>& i
     return backend_label(info.param);
 }
 
+uint64_t op_counter(const engram_op_stats& stats, const char* name) {
+    uint64_t value = 0;
+    return engram_op_stats_counter(&stats, name, &value) == ENGRAM_OK ? value : 0;
+}
+
 }  // namespace engram_test

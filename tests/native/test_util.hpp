@@ -77,6 +77,10 @@ bool verbose();
 // Capabilities and status helpers
 
 engram_capabilities capabilities();
+// Counter `name` of op stats, 0 when the op that filled them has no such
+// counter (e.g. "blocks_total" after a forward).
+uint64_t op_counter(const engram_op_stats& stats, const char* name);
+
 // "" when a context of this backend can run here, else why not (for GTEST_SKIP).
 std::string backend_unavailable_reason(engram_backend backend);
 const char* backend_label(engram_backend backend);

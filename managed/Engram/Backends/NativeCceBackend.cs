@@ -101,7 +101,9 @@ internal sealed unsafe class NativeCceBackend : ICceBackend
             EngramOpStats st;
             NativeMethods.Check(NativeMethods.engram_op_stats_init(&st));
             NativeMethods.Check(NativeMethods.engram_context_get_op_stats(_ctx, &st));
-            return new OpStats(st.blocks_total, st.blocks_skipped, st.tokens_valid);
+            var counters = st.Counters();
+            ulong Get(string name) => counters.TryGetValue(name, out var v) ? v : 0;
+            return new OpStats(Get("blocks_total"), Get("blocks_skipped"), Get("tokens_valid"));
         }
     }
 

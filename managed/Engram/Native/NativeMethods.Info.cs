@@ -13,7 +13,7 @@ internal static unsafe partial class NativeMethods
     public const string Library = "engram";
 
     /// <summary>The ENGRAM_ABI_VERSION of the engram.h these declarations were written for.</summary>
-    public const int HeaderAbiVersion = 1;
+    public const int HeaderAbiVersion = 2;
 
     /// <summary>The ENGRAM_FILTER_EPS_AUTO of engram.h.</summary>
     public const float FilterEpsAuto = -1.0f;

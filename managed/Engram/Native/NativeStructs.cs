@@ -51,15 +51,36 @@ internal struct EngramMemoryStats
     public ulong allocations;
 }
 
-/// <summary>engram_op_stats.</summary>
+/// <summary>engram_op_counter.</summary>
 [StructLayout(LayoutKind.Sequential)]
-internal struct EngramOpStats
+internal unsafe struct EngramOpCounter
 {
+    public fixed byte name[24];
+    public ulong value;
+}
+
+/// <summary>engram_op_stats (ENGRAM_OP_COUNTERS = 8 counters).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct EngramOpStats
+{
+    public const int MaxCounters = 8;
     public uint struct_size;
-    public int reserved;
-    public ulong blocks_total;
-    public ulong blocks_skipped;
-    public ulong tokens_valid;
+    public int op;
+    public int backend;
+    public int counter_count;
+    public EngramOpCounter counter0, counter1, counter2, counter3, counter4, counter5, counter6, counter7;
+
+    /// <summary>The counters in use, by name.</summary>
+    public readonly Dictionary<string, ulong> Counters()
+    {
+        var result = new Dictionary<string, ulong>();
+        fixed (EngramOpCounter* first = &counter0)
+        {
+            for (int i = 0; i < Math.Min(counter_count, MaxCounters); i++)
+                result[FixedText.Read(first[i].name, 24)] = first[i].value;
+        }
+        return result;
+    }
 }
 
 /// <summary>engram_cce_options.</summary>
@@ -75,6 +96,7 @@ internal struct EngramCceOptions
     public float filter_eps;
     public int check_targets;
     public int reserved;
+    public ulong scratch_bytes;
 }
 
 /// <summary>engram_cce_inputs.</summary>

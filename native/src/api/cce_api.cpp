@@ -7,6 +7,7 @@
 #include "../cpu/cce.hpp"
 #include "../cuda/cuda_backend.hpp"
 #include "../shared/cce_math.h"
+#include "run_op.hpp"
 #include "validate.hpp"
 
 using namespace engram;
@@ -190,17 +191,6 @@ CceGrads validate_grads(engram_context& ctx, const CceProblem& p, const engram_c
     return g;
 }
 
-template <class F>
-engram_status run_op(const char* fn, engram_context* ctx, F&& body) {
-    return guard(fn, [&] {
-        engram_context& c = require_context(ctx);
-        std::lock_guard<std::mutex> lock(c.mutex);
-        c.last_op = engram_op_stats{};
-        c.last_op.struct_size = sizeof c.last_op;
-        body(c);
-    });
-}
-
 }  // namespace
 
 extern "C" {
@@ -239,7 +229,7 @@ ENGRAM_API engram_status engram_cce_grads_init(engram_cce_grads* grads) {
 ENGRAM_API engram_status engram_cce_forward(engram_context* ctx, const engram_cce_inputs* in,
                                             const engram_cce_options* opts, float* loss,
                                             float* lse) {
-    return run_op(__func__, ctx, [&](engram_context& c) {
+    return run_op(__func__, ENGRAM_OP_CCE_FORWARD, ctx, [&](engram_context& c) {
         CceProblem p = validate_inputs(c, in, opts, "in");
         require_unsharded(p, "engram_cce_shard_forward");
         require_not_null(loss, "loss");
@@ -260,7 +250,7 @@ ENGRAM_API engram_status engram_cce_backward(engram_context* ctx, const engram_c
                                              const engram_cce_options* opts, const float* lse,
                                              const float* grad_loss,
                                              const engram_cce_grads* grads) {
-    return run_op(__func__, ctx, [&](engram_context& c) {
+    return run_op(__func__, ENGRAM_OP_CCE_BACKWARD, ctx, [&](engram_context& c) {
         CceProblem p = validate_inputs(c, in, opts, "in");
         if (p.sharded() && !lse)
             fail(ENGRAM_ERR_INVALID_ARGUMENT,
@@ -285,7 +275,7 @@ ENGRAM_API engram_status engram_cce_forward_backward(engram_context* ctx,
                                                      const engram_cce_options* opts,
                                                      const float* grad_loss, float* loss,
                                                      float* lse, const engram_cce_grads* grads) {
-    return run_op(__func__, ctx, [&](engram_context& c) {
+    return run_op(__func__, ENGRAM_OP_CCE_FORWARD_BACKWARD, ctx, [&](engram_context& c) {
         CceProblem p = validate_inputs(c, in, opts, "in");
         require_unsharded(p, "engram_cce_shard_forward, engram_cce_shard_combine and "
                              "engram_cce_backward");
@@ -311,7 +301,7 @@ ENGRAM_API engram_status engram_cce_shard_forward(engram_context* ctx,
                                                   const engram_cce_options* opts,
                                                   float* shard_lse, float* target_logit,
                                                   float* logit_sum) {
-    return run_op(__func__, ctx, [&](engram_context& c) {
+    return run_op(__func__, ENGRAM_OP_CCE_SHARD_FORWARD, ctx, [&](engram_context& c) {
         CceProblem p = validate_inputs(c, shard, opts, "shard");
         require_not_null(shard_lse, "shard_lse");
         require_not_null(target_logit, "target_logit");
@@ -339,7 +329,7 @@ ENGRAM_API engram_status engram_cce_shard_combine(engram_context* ctx, int64_t n
                                                   engram_dtype target_dtype,
                                                   const engram_cce_options* opts, float* loss,
                                                   float* lse) {
-    return run_op(__func__, ctx, [&](engram_context& c) {
+    return run_op(__func__, ENGRAM_OP_CCE_SHARD_COMBINE, ctx, [&](engram_context& c) {
         require_dim(n, "n");
         require_dim(num_shards, "num_shards");
         require_dim(vocab_total, "vocab_total");

@@ -41,6 +41,7 @@ ENGRAM_API size_t engram_dtype_size(engram_dtype dtype) {
         case ENGRAM_DTYPE_BF16: return 2;
         case ENGRAM_DTYPE_I32: return 4;
         case ENGRAM_DTYPE_I64: return 8;
+        case ENGRAM_DTYPE_U2: return 0;  // 4 per byte: see engram_dtype_bits
     }
     return 0;
 }
@@ -136,10 +137,13 @@ const Field kLayout[] = {
     ENGRAM_FIELD(engram_memory_stats, allocations),
     ENGRAM_SIZE(engram_op_stats),
     ENGRAM_FIELD(engram_op_stats, struct_size),
-    ENGRAM_FIELD(engram_op_stats, reserved),
-    ENGRAM_FIELD(engram_op_stats, blocks_total),
-    ENGRAM_FIELD(engram_op_stats, blocks_skipped),
-    ENGRAM_FIELD(engram_op_stats, tokens_valid),
+    ENGRAM_FIELD(engram_op_stats, op),
+    ENGRAM_FIELD(engram_op_stats, backend),
+    ENGRAM_FIELD(engram_op_stats, counter_count),
+    ENGRAM_FIELD(engram_op_stats, counters),
+    ENGRAM_SIZE(engram_op_counter),
+    ENGRAM_FIELD(engram_op_counter, name),
+    ENGRAM_FIELD(engram_op_counter, value),
     ENGRAM_SIZE(engram_cce_options),
     ENGRAM_FIELD(engram_cce_options, struct_size),
     ENGRAM_FIELD(engram_cce_options, reduction),
@@ -150,6 +154,7 @@ const Field kLayout[] = {
     ENGRAM_FIELD(engram_cce_options, filter_eps),
     ENGRAM_FIELD(engram_cce_options, check_targets),
     ENGRAM_FIELD(engram_cce_options, reserved),
+    ENGRAM_FIELD(engram_cce_options, scratch_bytes),
     ENGRAM_SIZE(engram_cce_inputs),
     ENGRAM_FIELD(engram_cce_inputs, struct_size),
     ENGRAM_FIELD(engram_cce_inputs, dtype),

@@ -65,6 +65,7 @@ inline const char* dtype_name(int32_t dtype) {
         case ENGRAM_DTYPE_BF16: return "bf16";
         case ENGRAM_DTYPE_I32: return "i32";
         case ENGRAM_DTYPE_I64: return "i64";
+        case ENGRAM_DTYPE_U2: return "u2";
         default: return "unknown";
     }
 }

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "../core/error.hpp"
+#include "../core/op_stats.hpp"
 #include "../shared/cce_math.h"
 #include "cce_passes.hpp"
 
@@ -118,10 +119,10 @@ private:
 };
 
 void record(CceRun& r, const FilterCount* count) {
-    r.ctx.last_op.tokens_valid = uint64_t(r.count());
+    op_stats_set(r.ctx.last_op, "tokens_valid", uint64_t(r.count()));
     if (count) {
-        r.ctx.last_op.blocks_total = count->total.load();
-        r.ctx.last_op.blocks_skipped = count->skipped.load();
+        op_stats_set(r.ctx.last_op, "blocks_total", count->total.load());
+        op_stats_set(r.ctx.last_op, "blocks_skipped", count->skipped.load());
     }
 }
 

@@ -8,11 +8,12 @@
 // output is written, as on the CPU) — and the backward once more at its end to
 // read the gradient-filter counters. With check_targets = 0 the forward and
 // the shard steps do not synchronise at all; the forward then cannot know the
-// number of valid tokens and leaves last_op.tokens_valid at 0.
+// number of valid tokens and leaves the op stats without "tokens_valid".
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
 
+#include "../core/op_stats.hpp"
 #include "../core/error.hpp"
 #include "cce_launch.cuh"
 #include "cuda_backend.hpp"
@@ -93,7 +94,7 @@ void compact_tokens(engram_context& ctx, const k::CceTargets& t, bool scatter, T
 
 void compact_tokens(engram_context& ctx, const CceProblem& p, Tokens& tk) {
     compact_tokens(ctx, targets_of(p), true, tk);
-    if (tk.valid >= 0) ctx.last_op.tokens_valid = uint64_t(tk.valid);
+    if (tk.valid >= 0) op_stats_set(ctx.last_op, "tokens_valid", uint64_t(tk.valid));
 }
 
 k::CceDev device_problem(const CceProblem& p, const Tokens& tk) {
@@ -203,16 +204,16 @@ void backward_pass(engram_context& ctx, const CceProblem& p, const k::CceDev& d,
                "launching the CCE backward kernel");
 }
 
-// Waits for the op and copies its counters into ctx.last_op.
+// Waits for the op and copies its counters into the context's op stats.
 void read_op_stats(engram_context& ctx, const Tokens& tk) {
     DeviceState& st = state(ctx);
     k::CceInfo info{};
     check_cuda(cudaMemcpyAsync(&info, tk.dev.info, sizeof info, cudaMemcpyDeviceToHost, st.stream),
                "cudaMemcpyAsync (op statistics)");
     check_cuda(cudaStreamSynchronize(st.stream), "CCE backward");
-    ctx.last_op.tokens_valid = uint64_t(info.valid);
-    ctx.last_op.blocks_total = info.blocks_total;
-    ctx.last_op.blocks_skipped = info.blocks_skipped;
+    op_stats_set(ctx.last_op, "tokens_valid", uint64_t(info.valid));
+    op_stats_set(ctx.last_op, "blocks_total", info.blocks_total);
+    op_stats_set(ctx.last_op, "blocks_skipped", info.blocks_skipped);
 }
 
 uint64_t loss_count(const CceProblem& p) {

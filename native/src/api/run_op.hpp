@@ -1,0 +1,25 @@
+// run_op.hpp — the frame of every op entry point: errors become a status and
+// a message (guard), calls on one context are serialised, and the context's op
+// stats restart with the op's id and backend before the body runs.
+#pragma once
+
+#include <mutex>
+
+#include "../core/context.hpp"
+#include "../core/error.hpp"
+#include "../core/op_stats.hpp"
+#include "validate.hpp"
+
+namespace engram {
+
+template <class F>
+engram_status run_op(const char* fn, engram_op op, engram_context* ctx, F&& body) {
+    return guard(fn, [&] {
+        engram_context& c = require_context(ctx);
+        std::lock_guard<std::mutex> lock(c.mutex);
+        op_stats_begin(c.last_op, op, c.backend);
+        body(c);
+    });
+}
+
+}  // namespace engram
