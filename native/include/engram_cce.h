@@ -79,10 +79,14 @@ typedef struct engram_cce_options {
                                    stats.)                                          */
     int32_t reserved;
     uint64_t scratch_bytes;     /* scratch budget in bytes, 0 = default. The CPU
-                                   one-pass forward_backward sizes its token chunk
-                                   from it (more memory, fewer passes over the
-                                   classifier's gradient: faster); other passes
-                                   use what they need within their own bounds.  */
+                                   one-pass forward_backward keeps one chunk of
+                                   tokens' logits over the whole vocabulary (its
+                                   largest buffer) and sizes the chunk to fit
+                                   this budget: at least one token panel, at most
+                                   1024 tokens. More memory means fewer passes
+                                   over dC: faster. Default: 4 MiB or 1/128 of
+                                   the n x v logits, whichever is smaller. The
+                                   op's whole scratch is in the memory stats.   */
 } engram_cce_options;
 
 /* The problem: hidden states e [n, d], classifier rows c [v, d], optional bias

@@ -108,6 +108,40 @@ TEST_P(CceMemoryGrowthTest, ForwardBackwardScratchDoesNotGrowWithTheLogitMatrix)
     });
 }
 
+// opts->scratch_bytes trades memory for speed in the one-pass
+// forward_backward: a larger budget buys a larger token chunk (the chunk's
+// logits are its largest buffer); results stay within the reference bounds.
+TEST_P(CceMemoryTest, ScratchBudgetSizesTheFusedChunk) {
+    if (backend() != ENGRAM_BACKEND_CPU) GTEST_SKIP() << "the budget sizes the CPU one-pass chunk";
+    CceSpec s = big(700, 24, 3000);
+    s.bias = true;
+    const CceData data = make_cce_data(s);
+    const ExpectedForward xf = expect_forward(data);
+    const ExpectedGrads xg = expect_grads(data, xf, backend(), ENGRAM_DTYPE_F32, {}, 0.0);
+    const uint64_t logits = uint64_t(s.n) * uint64_t(s.v) * 4;
+    std::vector<uint64_t> peaks;
+    for (uint64_t budget : {uint64_t(0), logits / 8, logits / 2, logits * 2}) {
+        SCOPED_TRACE("scratch_bytes " + std::to_string(budget));
+        engram_cce_options o = data.options();
+        o.scratch_bytes = budget;
+        ASSERT_OK(engram_context_reset_peak_memory(ctx().get()));
+        const CceResult r = run_forward_backward(ctx(), data, o, nullptr);
+        ASSERT_RUN_OK(r);
+        check_forward(r, xf);
+        check_grads(r, xg, data);
+        peaks.push_back(memory().peak_bytes);
+    }
+    // Default: one 32-token chunk (1/128 of the logits is less than one
+    // panel here); 1/8 and 1/2 budgets: larger chunks, within the budget plus
+    // the fixed per-worker buffers; a budget past the whole matrix is capped
+    // (at 1024-token chunks: here all 700 tokens at once).
+    EXPECT_LT(peaks[0], peaks[1]);
+    EXPECT_LT(peaks[1], peaks[2]);
+    EXPECT_LE(peaks[1], logits / 8 + logits / 8);
+    EXPECT_LE(peaks[2], logits / 2 + logits / 8);
+    EXPECT_LE(peaks[3], logits + logits / 4);
+}
+
 TEST_P(CceMemoryTest, ResetPeakStartsAFreshMeasurement) {
     const CceSpec s = big(512, 16, 8192);
     const CceData data = make_cce_data(s);

@@ -48,6 +48,7 @@ void resolve_options(const engram_cce_options* opts, CceProblem& p) {
     p.smoothing = o.label_smoothing;
     p.z_loss = o.z_loss;
     p.check_targets = o.check_targets != 0;
+    p.scratch_bytes = o.scratch_bytes;
     p.filter_eps = o.filter_eps < 0.0f ? cce_default_filter_eps(p.dtype) : o.filter_eps;
 }
 

@@ -26,6 +26,7 @@ struct CceProblem {
     float z_loss = 0.0f;
     float filter_eps = 0.0f;  // resolved: never negative
     bool check_targets = true;
+    uint64_t scratch_bytes = 0;  // 0 = each pass's default
 
     bool sharded() const { return vocab_start != 0 || vocab_total != v; }
     float inv_vocab() const { return 1.0f / float(vocab_total); }

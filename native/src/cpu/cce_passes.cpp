@@ -9,7 +9,8 @@
 //    fewer passes over C; 512 keeps the per-worker dE accumulator (d x 512)
 //    and the gradient tile cache-friendly;
 //  - fused chunks: tokens whose logits over the whole vocabulary fit 4 MiB
-//    (and 1/128 of the logit matrix), at least one token panel.
+//    (and 1/128 of the logit matrix), at least one token panel; or, when the
+//    caller gives a scratch budget, as many as fit the budget (at most 1024).
 #include "cce_passes.hpp"
 
 #include <algorithm>
@@ -27,6 +28,9 @@ constexpr int64_t kTileRows = 96;
 constexpr int64_t kForwardPanelBytes = int64_t(2) << 20;
 constexpr int64_t kGradBlockTokens = 512;
 constexpr int64_t kFusedLogitBytes = int64_t(4) << 20;
+// Largest fused chunk a scratch budget can buy: beyond it the per-worker dE
+// accumulators (d x chunk) outgrow L2 and the dC updates gain nothing more.
+constexpr int64_t kFusedMaxTokens = 1024;
 // Calls with up to this many valid tokens use the unpacked logits kernel: one
 // transpose-packed micro-panel of classifier rows meets too few token panels
 // to repay its packing (measured: 32 tokens, 177 vs 162 GFLOP/s on two Zen 4
@@ -364,9 +368,13 @@ void fused_pass(CceRun& r, const float* up, const GradDest& dst, FilterCount& co
     const int64_t tiles = tile_count(r), tile_pad = round_up(kTileRows, r.k.mr);
     // Chunk logits: at most 4 MiB and at most 1/128 of the logit matrix the
     // naive method would hold, but never fewer than one token panel.
-    const int64_t budget = std::min(kFusedLogitBytes, 4 * r.count() * r.p.v / 128);
+    // A caller's scratch budget (opts->scratch_bytes) sizes the chunk instead:
+    // more tokens per chunk means fewer, larger-rank updates of dC.
+    const int64_t budget = r.p.scratch_bytes > 0
+                               ? int64_t(std::min<uint64_t>(r.p.scratch_bytes, uint64_t(1) << 40))
+                               : std::min(kFusedLogitBytes, 4 * r.count() * r.p.v / 128);
     const int64_t by_budget = budget / (4 * tiles * tile_pad) / nr * nr;
-    const int64_t mc = std::clamp<int64_t>(by_budget, nr, kGradBlockTokens);
+    const int64_t mc = std::clamp<int64_t>(by_budget, nr, kFusedMaxTokens);
     const int64_t m_pad_max = round_up(std::min(mc, r.count()), nr);
     HostScratch logits(r.ctx, 4 * tiles * tile_pad * m_pad_max);
     HostScratch rows[2] = {HostScratch(r.ctx, 4 * (m_pad_max * row_stride(d) + nr)),
