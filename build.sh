@@ -2,7 +2,9 @@
 # build.sh — Engram's one entry point (Linux). build.ps1 is its Windows mirror.
 #
 #   ./build.sh            install what is missing, build native + managed
-#   ./build.sh test       build, then native tests, sanitizer tests, managed tests;
+#   ./build.sh test       build, then native tests, sanitizer tests (ASan + UBSan,
+#                         a libFuzzer run of the C ABI per CPU ISA, ThreadSanitizer on
+#                         the concurrency tests), managed tests;
 #                         ends with "N passed, N failed, N skipped"
 #   ./build.sh run        build, then `engram run` (verify + benchmark of CCE)
 #   ./build.sh bench ...  build, then `engram bench ...` with your arguments
@@ -11,12 +13,15 @@
 #
 # Environment: ENGRAM_CUDA=auto|on|off (default auto: build the CUDA backend
 # when nvcc exists; `on` also installs Debian's CUDA toolkit), ENGRAM_BUILD_DIR
-# (default ./build), ENGRAM_SKIP_PREREQS=1 (never call apt), ENGRAM_SKIP_ASAN=1.
+# (default ./build), ENGRAM_SKIP_PREREQS=1 (never call apt), ENGRAM_SKIP_ASAN=1,
+# ENGRAM_SKIP_FUZZ=1, ENGRAM_SKIP_TSAN=1, ENGRAM_FUZZ_SECONDS (default 20, per ISA).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BUILD_DIR="${ENGRAM_BUILD_DIR:-$ROOT/build}"
 ASAN_DIR="$ROOT/build-asan"
+FUZZ_DIR="$ROOT/build-fuzz"
+TSAN_DIR="$ROOT/build-tsan"
 CUDA_MODE="${ENGRAM_CUDA:-auto}"
 CONFIG=Release
 
@@ -62,6 +67,14 @@ prereqs() {
         fi
     fi
     if command -v nvcc >/dev/null && ! command -v clang-14 >/dev/null; then want+=(clang-14); fi
+    # `test` fuzzes the C ABI with clang-14's libFuzzer (tests/fuzz), whose
+    # runtime is a separate package; install both rather than skip the fuzzing.
+    if [ "$cmd" = test ] && [ "${ENGRAM_SKIP_FUZZ:-0}" != 1 ] && ! command -v clang++-14 >/dev/null; then
+        want+=(clang-14)
+    fi
+    if command -v clang-14 >/dev/null || [[ " ${want[*]} " == *" clang-14 "* ]]; then
+        dpkg -s libclang-rt-14-dev >/dev/null 2>&1 || want+=(libclang-rt-14-dev)
+    fi
     if [ ${#want[@]} -gt 0 ]; then
         command -v apt-get >/dev/null || die "missing ${want[*]} and no apt-get: install them by hand"
         case " ${want[*]} " in *" nvidia-cuda-toolkit "*) enable_contrib_nonfree || true ;; esac
@@ -114,6 +127,26 @@ build_asan() {
     cmake --build "$ASAN_DIR" -j"$(nproc)"
 }
 
+# libFuzzer harness of the C ABI (tests/fuzz): clang-14, libengram instrumented
+# for coverage, ASan and UBSan; CPU only.
+build_fuzz() {
+    CC=clang-14 CXX=clang++-14 cmake_configure "$FUZZ_DIR" -DENGRAM_WITH_CUDA=OFF \
+        -DENGRAM_BUILD_TESTS=OFF -DENGRAM_BUILD_BENCH=OFF -DENGRAM_BUILD_FUZZ=ON \
+        -DENGRAM_SANITIZE=fuzzer-no-link,address,undefined -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    say "building the C ABI fuzz harness (libFuzzer + ASan + UBSan)"
+    cmake --build "$FUZZ_DIR" -j"$(nproc)" --target engram_abi_fuzz
+}
+
+# ThreadSanitizer: only the concurrency tests (context_test, concurrency_test);
+# not ContextThreads.*, which cap the address space that TSan's shadow needs.
+TSAN_TESTS='^Backends/(ContextTest|ConcurrencyTest)\.|^Context(Errors|Lifetime)\.'
+build_tsan() {
+    cmake_configure "$TSAN_DIR" -DENGRAM_SANITIZE=thread -DENGRAM_WITH_CUDA=OFF \
+        -DENGRAM_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    say "building the concurrency tests with ThreadSanitizer"
+    cmake --build "$TSAN_DIR" -j"$(nproc)" --target engram_context_test engram_concurrency_test
+}
+
 # --- managed ------------------------------------------------------------------------
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
@@ -146,14 +179,47 @@ count_junit() {  # file
     printf '    %s: %d passed, %d failed, %d skipped\n' "$(basename "$(dirname "$f")")" $((t - fl - sk)) "$fl" "$sk"
 }
 
-run_ctest() {  # dir, label
+run_ctest() {  # dir, label, [more ctest arguments, e.g. -R regex]
     local dir="$1" label="$2" junit="$1/ctest-junit.xml"
     say "native tests ($label)"
     rm -f "$junit"
-    ctest --test-dir "$dir" -j"$(nproc)" --output-on-failure --output-junit "$junit" >"$dir.ctest.log" 2>&1 || true
+    ctest --test-dir "$dir" -j"$(nproc)" --output-on-failure --output-junit "$junit" "${@:3}" \
+        >"$dir.ctest.log" 2>&1 || true
     grep -E 'tests passed|tests failed|\*\*\*(Failed|Timeout|Exception)' "$dir.ctest.log" | tail -15 || true
     [ -f "$junit" ] || { cat "$dir.ctest.log"; FAILED=$((FAILED + 1)); return; }
     count_junit "$junit"
+}
+
+# One fixed-time libFuzzer run per CPU ISA (ENGRAM_CPU_ISA), each one test: it
+# passes when the fuzzer stops on time with no crash, leak, sanitizer report or
+# harness assertion. The committed corpus is copied, so it does not grow; what
+# a failing run found stays in build-fuzz/run-<isa>/artifacts.
+run_fuzz() {
+    local bin="$FUZZ_DIR/bin/engram_abi_fuzz" secs="${ENGRAM_FUZZ_SECONDS:-20}" isa work log repro
+    say "fuzzing the C ABI (libFuzzer + ASan + UBSan), ${secs} s per CPU ISA"
+    for isa in avx512 avx2 scalar; do
+        work="$FUZZ_DIR/run-$isa"
+        log="$work/fuzz.log"
+        rm -rf "$work"
+        mkdir -p "$work/corpus" "$work/artifacts"
+        cp "$ROOT"/tests/fuzz/corpus/engram_abi_fuzz/* "$work/corpus/"
+        if ENGRAM_CPU_ISA=$isa ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+            timeout $((secs * 3 + 120)) "$bin" -max_total_time="$secs" -max_len=256 \
+            -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+            -artifact_prefix="$work/artifacts/" "$work/corpus" >"$log" 2>&1; then
+            PASSED=$((PASSED + 1))
+            printf '    fuzz %s: passed, %s inputs (%s)\n' "$isa" \
+                "$(grep -o 'number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')" \
+                "$(grep -o 'kernels [a-z0-9]*' "$log" | head -1)"
+        else
+            FAILED=$((FAILED + 1))
+            grep -E 'assertion failed|     call:|^     [^ ]|runtime error|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|SUMMARY' \
+                "$log" | head -12 | sed 's/^/    /'
+            repro=$(grep -o 'Test unit written to .*' "$log" | sed 's/Test unit written to //' | head -1)
+            printf '    fuzz %s: FAILED (log %s)\n' "$isa" "$log"
+            [ -n "$repro" ] && printf '    reproduce: ENGRAM_CPU_ISA=%s ENGRAM_FUZZ_TRACE=1 %s %s\n' "$isa" "$bin" "$repro"
+        fi
+    done
 }
 
 run_dotnet_tests() {
@@ -183,6 +249,15 @@ test_all() {
         build_asan
         ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_ctest "$ASAN_DIR" "ASan + UBSan"
     fi
+    if [ "${ENGRAM_SKIP_FUZZ:-0}" != 1 ]; then
+        build_fuzz
+        run_fuzz
+    fi
+    if [ "${ENGRAM_SKIP_TSAN:-0}" != 1 ]; then
+        build_tsan
+        TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+            run_ctest "$TSAN_DIR" "ThreadSanitizer, concurrency tests" -R "$TSAN_TESTS"
+    fi
     run_dotnet_tests
     local line="$PASSED passed, $FAILED failed"
     [ "$SKIPPED" -gt 0 ] && line="$line, $SKIPPED skipped"
@@ -198,7 +273,8 @@ case "$cmd" in
     test) test_all ;;
     run) build_all; engram_cli run "$@" ;;
     bench) build_all; engram_cli bench "$@" ;;
-    clean) rm -rf "$BUILD_DIR" "$ASAN_DIR" "$BUILD_DIR".*.log "$ASAN_DIR".*.log ;;
+    clean) rm -rf "$BUILD_DIR" "$ASAN_DIR" "$FUZZ_DIR" "$TSAN_DIR" "$BUILD_DIR".*.log "$ASAN_DIR".*.log \
+        "$FUZZ_DIR".*.log "$TSAN_DIR".*.log ;;
     -h|--help|help) sed -n '2,17p' "$0" ;;
     *) die "unknown command '$cmd' (build, test, run, bench, prereqs, clean)" ;;
 esac

@@ -73,8 +73,9 @@ __global__ void __launch_bounds__(kScanBlock) scatter_tokens(CceTargets t, CceTo
     const int before = block_exclusive_scan<kScanBlock>(kept ? 1 : 0, warp_sums, &total);
     if (kept) {
         // Unchecked and out of range (check_targets = 0): "not in this shard",
-        // as on the CPU, rather than an index out of bounds.
-        const int64_t col = id - t.vocab_start;
+        // as on the CPU, rather than an index out of bounds (and no
+        // subtraction, which would overflow for ids near INT64_MIN).
+        const int64_t col = id >= 0 && id < t.vocab_total ? id - t.vocab_start : -1;
         const int slot = k.block_counts[blockIdx.x] + before;
         k.rows[slot] = int32_t(i);
         k.tcol[slot] = col >= 0 && col < t.v ? int32_t(col) : -1;

@@ -493,6 +493,23 @@ TEST_P(CceAbiTest, ShardTargetsAreGlobalIds) {
     expect_outputs_untouched();
 }
 
+// check_targets = 0 trusts the ids; an id outside the vocabulary then counts
+// as "in another shard" — including INT64_MIN/MAX, whose distance to
+// vocab_start does not fit in 64 bits (found by the fuzzer: UBSan overflow).
+TEST_P(CceAbiTest, UncheckedExtremeTargetsAreInAnotherShard) {
+    in.vocab_start = kV;
+    in.vocab_total = 3 * kV;
+    opts.check_targets = 0;
+    set_targets(ENGRAM_DTYPE_I64, {INT64_MIN, INT64_MAX, 8, -1, 3 * kV, -100});
+    EXPECT_OK(shard_forward());
+    // target_logit (written into loss_ here) is 0 for every id outside [7, 14).
+    std::vector<float> tl(kN);
+    loss_.download(tl.data(), tl.size() * 4);
+    for (int i : {0, 1, 3, 4, 5}) EXPECT_EQ(0.0f, tl[size_t(i)]) << i;
+    EXPECT_NE(0.0f, tl[2]);
+    EXPECT_OK(backward());
+}
+
 // --- dtypes -------------------------------------------------------------------------------
 
 TEST_P(CceAbiTest, UnsupportedInputDtypes) {

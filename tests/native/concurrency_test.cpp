@@ -212,9 +212,10 @@ TEST_P(ConcurrencyTest, LastErrorStaysPerThreadUnderLoad) {
             // A failure that names this thread's own value, then a success.
             engram_cce_inputs bad = in.in;
             bad.n = -(100 * (k + 1) + r);
+            const std::string mine = "got " + std::to_string(bad.n);  // outlives the check
             EXPECT_STATUS(ENGRAM_ERR_INVALID_ARGUMENT,
                           engram_cce_forward(ctx().get(), &bad, &o, loss.as<float>(), nullptr),
-                          ("got " + std::to_string(bad.n)).c_str());
+                          mine.c_str());
             EXPECT_OK(engram_cce_forward(ctx().get(), &in.in, &o, loss.as<float>(), nullptr));
             EXPECT_STREQ("", engram_last_error());
         }

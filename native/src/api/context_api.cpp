@@ -121,7 +121,9 @@ ENGRAM_API engram_status engram_context_get_memory_stats(engram_context* ctx,
         require_not_null(stats, "stats");
         require_struct_size(stats->struct_size, sizeof *stats, "stats", "engram_memory_stats_init");
         stats->current_bytes = c.scratch.current();
-        stats->peak_bytes = c.scratch.peak();
+        // An op on another thread may have raised current but not yet peak.
+        const uint64_t peak = c.scratch.peak();
+        stats->peak_bytes = peak > stats->current_bytes ? peak : stats->current_bytes;
         stats->allocations = c.scratch.allocations();
     });
 }

@@ -21,12 +21,11 @@ ValidTokens collect_valid_tokens(const CceProblem& p) {
     for (int64_t i = 0; i < p.n; ++i) {
         const int64_t t = load_target(p.targets, p.target_dtype, i);
         if (t == p.ignore_index) continue;
-        if (t < 0 || t >= p.vocab_total) {
-            if (p.check_targets) bad_target(i, t, p.vocab_total, p.ignore_index);
-            // Unchecked and out of range: treat as "not in this shard" rather
-            // than index out of bounds.
-        }
-        const int64_t col = t - p.vocab_start;
+        const bool in_range = t >= 0 && t < p.vocab_total;
+        if (!in_range && p.check_targets) bad_target(i, t, p.vocab_total, p.ignore_index);
+        // Unchecked and out of range: "not in this shard" (no subtraction,
+        // which would overflow for targets near INT64_MIN).
+        const int64_t col = in_range ? t - p.vocab_start : -1;
         out.rows.push_back(int32_t(i));
         out.target_col.push_back(col >= 0 && col < p.v ? int32_t(col) : -1);
     }
