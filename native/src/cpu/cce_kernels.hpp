@@ -44,12 +44,10 @@ struct CceKernels {
     void (*logits_tile)(const float* c_rows, int64_t vt, int64_t d, const float* panels,
                         int64_t m_pad, float* zt, float* apack);
 
-    // Same product from the unpacked token rows (stride ld, m_pad of them),
-    // for calls with few tokens, where packing the classifier rows costs more
-    // than it saves. NULL when this ISA has no such kernel. Sums in another
-    // order than logits_tile: a call uses one of the two for all its logits.
-    void (*logits_rows)(const float* c_rows, int64_t vt, int64_t d, const float* rows,
-                        int64_t ld, int64_t m_pad, float* zt);
+    // The same product, bit for bit, without packing the classifier rows:
+    // faster when a block has only a panel or two of tokens.
+    void (*logits_tile_unpacked)(const float* c_rows, int64_t vt, int64_t d, const float* panels,
+                                 int64_t m_pad, float* zt);
 
     // In place: zt[j][i] <- softcap(zt[j][i] + bias[j]) for j < vt, all m_pad
     // columns. bias may be NULL; softcap 0 = off.

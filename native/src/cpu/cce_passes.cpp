@@ -31,10 +31,9 @@ constexpr int64_t kFusedLogitBytes = int64_t(4) << 20;
 // Largest fused chunk a scratch budget can buy: beyond it the per-worker dE
 // accumulators (d x chunk) outgrow L2 and the dC updates gain nothing more.
 constexpr int64_t kFusedMaxTokens = 1024;
-// Calls with up to this many valid tokens use the unpacked logits kernel: one
-// transpose-packed micro-panel of classifier rows meets too few token panels
-// to repay its packing (measured: 32 tokens, 177 vs 162 GFLOP/s on two Zen 4
-// cores). Per call, not per block: see logits_into.
+// Blocks of up to this many tokens use the logits kernel that does not pack
+// the classifier rows: one packed micro-panel would meet too few token panels
+// to repay its packing.
 constexpr int64_t kUnpackedTokens = 32;
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
@@ -177,14 +176,13 @@ struct WorkerGrads {
 };
 
 // Logits of tile t (classifier rows crow, f32) for block b into zt, bias and
-// softcap applied. Calls with few tokens (run.unpacked) use a kernel that
-// needs no packing of the classifier rows, on every block of every pass:
-// the two kernels sum in different orders, and exp(z - lse) would amplify
-// the difference if the backward's logits differed from the forward's.
+// softcap applied. Both kernels compute every logit as the same sequential
+// FMA chain, so every pass sees the same logits bit for bit whichever a block
+// uses (exp(z - lse) would amplify any difference).
 void logits_into(CceRun& r, WorkerTiles& w, Tile t, const float* crow, const float* panels,
-                 const float* rows, Block b, float* zt) {
-    if (r.unpacked)
-        r.k.logits_rows(crow, t.rows, r.p.d, rows, row_stride(r.p.d), b.m_pad, zt);
+                 Block b, float* zt) {
+    if (b.m_pad <= kUnpackedTokens)
+        r.k.logits_tile_unpacked(crow, t.rows, r.p.d, panels, b.m_pad, zt);
     else
         r.k.logits_tile(crow, t.rows, r.p.d, panels, b.m_pad, zt, w.apack.as<float>());
     r.k.tile_transform(zt, t.rows, b.m_pad, r.bias_f32() ? r.bias_f32() + t.start : nullptr,
@@ -279,8 +277,7 @@ CceRun::CceRun(engram_context& c, const CceProblem& prob)
       k(cce_kernels()),
       tokens(collect_valid_tokens(prob)),
       tokens_account(c, tokens.rows.capacity() * 8),
-      bias(c, prob.bias ? 4 * prob.v : 0),
-      unpacked(k.logits_rows != nullptr && count() <= kUnpackedTokens) {
+      bias(c, prob.bias ? 4 * prob.v : 0) {
     if (prob.bias) k.to_f32(prob.bias, prob.dtype, prob.v, bias.as<float>());
 }
 
@@ -289,36 +286,29 @@ void stats_pass(CceRun& r, float* m, float* s, float* tgt, float* lsum) {
     const int64_t nr = r.k.nr, d = r.p.d;
     const int64_t mb = std::clamp<int64_t>(kForwardPanelBytes / (4 * d) / nr * nr, nr, 512);
     const int64_t m_pad_max = round_up(std::min(mb, r.count()), nr);
-    // Packed panels, or for an unpacked call (a few tokens) their plain rows.
-    HostScratch panels(r.ctx, r.unpacked ? 0 : 4 * m_pad_max * d);
-    HostScratch rows(r.ctx, r.unpacked ? 4 * (m_pad_max * row_stride(d) + nr) : 0);
+    HostScratch panels(r.ctx, 4 * m_pad_max * d);
     std::vector<WorkerTiles> wt;
     std::vector<RunningStats> st;
     std::vector<HostScratch> rowbuf;  // gather buffer: one panel of rows per worker
     for (int w = 0; w < workers(r); ++w) {
         wt.emplace_back(r, m_pad_max);
         st.emplace_back(r.ctx, m_pad_max, lsum != nullptr);
-        rowbuf.emplace_back(r.ctx, r.unpacked ? 0 : 4 * nr * row_stride(d));
+        rowbuf.emplace_back(r.ctx, 4 * nr * row_stride(d));
     }
     for (int64_t begin = 0; begin < r.count(); begin += mb) {
         const Block b = block_at(r, begin, mb);
-        if (r.unpacked) {
-            gather_rows(r, b, 0, b.m_pad, rows.as<float>());
-        } else {
-            r.ctx.pool->parallel_for(b.m_pad / nr, 1, [&](int64_t p0, int64_t p1, int w) {
-                for (int64_t q = p0; q < p1; ++q) {
-                    gather_rows(r, b, q * nr, (q + 1) * nr, rowbuf[size_t(w)].as<float>());
-                    r.k.pack_token_panels(rowbuf[size_t(w)].as<float>(), row_stride(d), b.m_pad,
-                                          d, q, q + 1, panels.as<float>());
-                }
-            });
-        }
+        r.ctx.pool->parallel_for(b.m_pad / nr, 1, [&](int64_t p0, int64_t p1, int w) {
+            for (int64_t q = p0; q < p1; ++q) {
+                gather_rows(r, b, q * nr, (q + 1) * nr, rowbuf[size_t(w)].as<float>());
+                r.k.pack_token_panels(rowbuf[size_t(w)].as<float>(), row_stride(d), b.m_pad, d, q,
+                                      q + 1, panels.as<float>());
+            }
+        });
         for (RunningStats& x : st) x.reset(b.m_pad);
         for_each_tile(r, [&](int w, Tile t) {
             WorkerTiles& x = wt[size_t(w)];
             float* zt = x.zt.as<float>();
-            logits_into(r, x, t, tile_rows(r, t, x.ctile.as<float>()), panels.as<float>(),
-                        rows.as<float>(), b, zt);
+            logits_into(r, x, t, tile_rows(r, t, x.ctile.as<float>()), panels.as<float>(), b, zt);
             stats_tile(r, x, st[size_t(w)], t, b, zt);
         });
         merge_stats(st, b, m, s, tgt, lsum);
@@ -349,7 +339,7 @@ void grad_pass(CceRun& r, const float* lse, const float* up, const GradDest& dst
             WorkerTiles& x = wt[size_t(w)];
             float* zt = x.zt.as<float>();
             const float* crow = tile_rows(r, t, x.ctile.as<float>());
-            logits_into(r, x, t, crow, panels.as<float>(), rows.as<float>(), b, zt);
+            logits_into(r, x, t, crow, panels.as<float>(), b, zt);
             grad_tile(r, x, wg[size_t(w)], co, t, b, zt, crow, rows.as<float>(), dst, count);
         });
         if (dst.grad_e) write_grad_e(r, wg, b, dst);
@@ -406,8 +396,8 @@ void fused_pass(CceRun& r, const float* up, const GradDest& dst, FilterCount& co
     for (RunningStats& x : st) x.reset(cur.m_pad);
     for_each_tile(r, [&](int w, Tile t) {
         WorkerTiles& x = wt[size_t(w)];
-        logits_into(r, x, t, tile_rows(r, t, x.ctile.as<float>()), panels[0].as<float>(),
-                    rows[0].as<float>(), cur, region(t));
+        logits_into(r, x, t, tile_rows(r, t, x.ctile.as<float>()), panels[0].as<float>(), cur,
+                    region(t));
         stats_tile(r, x, st[size_t(w)], t, cur, region(t));
     });
     finish_stats(cur);
@@ -428,8 +418,7 @@ void fused_pass(CceRun& r, const float* up, const GradDest& dst, FilterCount& co
             // packing streams the classifier tile sequentially, which leaves
             // it in L2 for the strided reads of this chunk's dE product.
             if (more)
-                logits_into(r, x, t, crow, panels[slot ^ 1].as<float>(), rows[slot ^ 1].as<float>(),
-                            next, x.zt.as<float>());
+                logits_into(r, x, t, crow, panels[slot ^ 1].as<float>(), next, x.zt.as<float>());
             grad_tile(r, x, wg[size_t(w)], co, t, cur, region(t), crow, rows[slot].as<float>(),
                       dst, count);
             if (more) {

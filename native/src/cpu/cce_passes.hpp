@@ -25,10 +25,6 @@ struct CceRun {
     ValidTokens tokens;
     ScratchAccount tokens_account;
     HostScratch bias;  // f32 [v], empty without bias
-    // Logits from unpacked token rows (few tokens, and the ISA has such a
-    // kernel): decided once per call so that every pass computes the same
-    // logits bit for bit.
-    bool unpacked;
 
     int64_t count() const { return int64_t(tokens.rows.size()); }
     const float* bias_f32() const { return p.bias ? bias.as<float>() : nullptr; }

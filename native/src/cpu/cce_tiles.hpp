@@ -47,6 +47,29 @@ struct CceTiles {
             for (int j = 0; j < NV; ++j) r[i][j].store(c + i * ldc + j * L);
     }
 
+    // The same product with A read in place from MR row-major rows (row i at
+    // a_rows[i], element k at a_rows[i][k]) instead of a packed [k][MR] panel.
+    // Each entry of c is the same sequential FMA chain over k as in micro(),
+    // so the two agree bit for bit; this one skips packing A, which pays off
+    // only when a panel of A meets few B columns (a few tokens).
+    static void micro_rows(int64_t k, const float* const* a_rows, const float* b, int64_t ldb,
+                           float* c, int64_t ldc, bool acc) {
+        V r[MR][NV];
+        for (int i = 0; i < MR; ++i)
+            for (int j = 0; j < NV; ++j) r[i][j] = acc ? V::load(c + i * ldc + j * L) : V::zero();
+        for (int64_t kk = 0; kk < k; ++kk) {
+            V bv[NV];
+            for (int j = 0; j < NV; ++j) bv[j] = V::load(b + j * L);
+            for (int i = 0; i < MR; ++i) {
+                const V av = V::set1(a_rows[i][kk]);
+                for (int j = 0; j < NV; ++j) r[i][j] = V::fma(av, bv[j], r[i][j]);
+            }
+            b += ldb;
+        }
+        for (int i = 0; i < MR; ++i)
+            for (int j = 0; j < NV; ++j) r[i][j].store(c + i * ldc + j * L);
+    }
+
     // Same product for a ragged corner: only m_eff x n_eff of c is touched.
     // a and b must be readable for the full MR x NR (the callers pad them).
     static void micro_edge(int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
@@ -118,10 +141,21 @@ struct CceTiles {
         }
     }
 
-    // Logits from unpacked token rows, where this ISA has a kernel for it.
-    static void logits_rows(const float* c_rows, int64_t vt, int64_t d, const float* rows,
-                            int64_t ld, int64_t m_pad, float* zt) {
-        V::logits_dot(c_rows, vt, d, rows, ld, m_pad, zt);
+    // logits_tile without packing the classifier rows (see micro_rows): the
+    // same logits bit for bit, faster for token blocks of a panel or two.
+    static void logits_tile_unpacked(const float* c_rows, int64_t vt, int64_t d,
+                                     const float* panels, int64_t m_pad, float* zt) {
+        for (int64_t k0 = 0; k0 < d; k0 += KC) {
+            const int64_t kc = std::min<int64_t>(KC, d - k0);
+            const float* chunk = panels + k0 * m_pad;
+            for (int64_t ir = 0; ir < vt; ir += MR) {
+                // Rows past vt repeat the last row: their results are unspecified.
+                const float* rows[MR];
+                for (int i = 0; i < MR; ++i) rows[i] = c_rows + std::min<int64_t>(ir + i, vt - 1) * d + k0;
+                for (int64_t p = 0; p < m_pad; p += NR)
+                    micro_rows(kc, rows, chunk + p * kc, NR, zt + ir * m_pad + p, m_pad, k0 > 0);
+            }
+        }
     }
 
     static void grad_e_tile(const float* c_rows, int64_t vt, int64_t d, const float* zt,
@@ -292,7 +326,7 @@ struct CceTiles {
 
     static CceKernels table(engram_cpu_isa isa) {
         return CceKernels{isa,          MR,          NR,         KC,           &to_f32,
-                          &from_f32,    &pack_token_panels,      &logits_tile, V::has_logits_dot ? &logits_rows : nullptr,
+                          &from_f32,    &pack_token_panels,      &logits_tile, &logits_tile_unpacked,
                           &tile_transform, &tile_stats, &tile_grads, &grad_e_tile,
                           &grad_c_tile};
     }

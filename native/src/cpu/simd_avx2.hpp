@@ -132,9 +132,6 @@ struct VecAvx2 {
         }
         for (int i = 0; i < 8; ++i) r[i] = t[i];
     }
-    // No unpacked-rows logits kernel on AVX2: the caller packs.
-    static constexpr bool has_logits_dot = false;
-    static void logits_dot(const float*, int64_t, int64_t, const float*, int64_t, int64_t, float*) {}
     float reduce_add() const {
         __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
         s = _mm_add_ps(s, _mm_movehl_ps(s, s));

@@ -4,7 +4,6 @@
 
 #include <immintrin.h>
 
-#include <algorithm>
 #include <cstdint>
 
 #include "engram.h"
@@ -143,66 +142,6 @@ struct VecAvx512 {
             r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
             r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
             r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xdd);
-        }
-    }
-    // Logits of a few tokens without packing (for token blocks too small to
-    // amortise a transpose of the classifier rows): zt[j][i] = c_j . e_i for
-    // j < vt, i < m_pad (m_pad a multiple of 4; e rows past the tokens are
-    // zero). Register block: 4 classifier rows x 4 tokens, 16 accumulators
-    // along d, then one 45-op shuffle tree that leaves sum (j, i) in lane
-    // 4j + i.
-    static constexpr bool has_logits_dot = true;
-    static void logits_dot(const float* c, int64_t vt, int64_t d, const float* e, int64_t lde,
-                           int64_t m_pad, float* zt) {
-        const int64_t dv = d / 16 * 16;
-        const __mmask16 tail = mask(int(d - dv));
-        for (int64_t j0 = 0; j0 < vt; j0 += 4) {
-            const float* cr[4];
-            for (int j = 0; j < 4; ++j) cr[j] = c + std::min<int64_t>(j0 + j, vt - 1) * d;
-            for (int64_t i0 = 0; i0 < m_pad; i0 += 4) {
-                const float* er[4] = {e + i0 * lde, e + (i0 + 1) * lde, e + (i0 + 2) * lde,
-                                      e + (i0 + 3) * lde};
-                __m512 acc[16];
-                for (int t = 0; t < 16; ++t) acc[t] = _mm512_setzero_ps();
-                auto step = [&](__m512 cv0, __m512 cv1, __m512 cv2, __m512 cv3, int64_t k, __mmask16 m) {
-                    const __m512 cv[4] = {cv0, cv1, cv2, cv3};
-                    for (int i = 0; i < 4; ++i) {
-                        const __m512 ev = _mm512_maskz_loadu_ps(m, er[i] + k);
-                        for (int j = 0; j < 4; ++j) acc[4 * j + i] = _mm512_fmadd_ps(cv[j], ev, acc[4 * j + i]);
-                    }
-                };
-                for (int64_t k = 0; k < dv; k += 16)
-                    step(_mm512_loadu_ps(cr[0] + k), _mm512_loadu_ps(cr[1] + k), _mm512_loadu_ps(cr[2] + k),
-                         _mm512_loadu_ps(cr[3] + k), k, 0xffff);
-                if (dv < d)
-                    step(_mm512_maskz_loadu_ps(tail, cr[0] + dv), _mm512_maskz_loadu_ps(tail, cr[1] + dv),
-                         _mm512_maskz_loadu_ps(tail, cr[2] + dv), _mm512_maskz_loadu_ps(tail, cr[3] + dv), dv,
-                         tail);
-                const __m512 r = reduce16(acc);
-                for (int j = 0; j < 4 && j0 + j < vt; ++j)
-                    _mm_storeu_ps(zt + (j0 + j) * m_pad + i0, extract128(r, j));
-            }
-        }
-    }
-    // r[l] = sum of the lanes of v[l].
-    static __m512 reduce16(const __m512 v[16]) {
-        __m512 w[8], z[4];
-        for (int p = 0; p < 8; ++p)
-            w[p] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * p], v[2 * p + 1]),
-                                 _mm512_unpackhi_ps(v[2 * p], v[2 * p + 1]));
-        for (int q = 0; q < 4; ++q)
-            z[q] = _mm512_add_ps(_mm512_shuffle_ps(w[2 * q], w[2 * q + 1], 0x44),
-                                 _mm512_shuffle_ps(w[2 * q], w[2 * q + 1], 0xee));
-        const __m512 s01 = _mm512_add_ps(_mm512_shuffle_f32x4(z[0], z[1], 0x44), _mm512_shuffle_f32x4(z[0], z[1], 0xee));
-        const __m512 s23 = _mm512_add_ps(_mm512_shuffle_f32x4(z[2], z[3], 0x44), _mm512_shuffle_f32x4(z[2], z[3], 0xee));
-        return _mm512_add_ps(_mm512_shuffle_f32x4(s01, s23, 0x88), _mm512_shuffle_f32x4(s01, s23, 0xdd));
-    }
-    static __m128 extract128(__m512 r, int q) {
-        switch (q) {
-            case 0: return _mm512_extractf32x4_ps(r, 0);
-            case 1: return _mm512_extractf32x4_ps(r, 1);
-            case 2: return _mm512_extractf32x4_ps(r, 2);
-            default: return _mm512_extractf32x4_ps(r, 3);
         }
     }
     float reduce_add() const { return _mm512_reduce_add_ps(v); }

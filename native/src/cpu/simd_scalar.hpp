@@ -45,8 +45,6 @@ struct VecScalar {
         for (int i = 0; i < MR; ++i)
             for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = i < m_eff ? src[i * ld + k] : 0.0f;
     }
-    static constexpr bool has_logits_dot = false;
-    static void logits_dot(const float*, int64_t, int64_t, const float*, int64_t, int64_t, float*) {}
     float reduce_add() const { return v; }
     float reduce_max() const { return v; }
     // True if any lane is >= t (used by the gradient filter).
