@@ -6,7 +6,7 @@
 #include <random>
 #include <thread>
 
-#include "../../native/src/shared/half.h"
+#include "shared/half.h"
 
 namespace engram_bench {
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "fuzz_support.hpp"
-#include "reference_cce.hpp"
+#include "ops/cce/reference/cce_reference.hpp"
 
 namespace fuzz {
 

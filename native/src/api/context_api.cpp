@@ -2,8 +2,8 @@
 #include <cstring>
 #include <memory>
 
-#include "../cuda/cuda_backend.hpp"
-#include "validate.hpp"
+#include "cuda/cuda_backend.hpp"
+#include "api/tensor_checks.hpp"
 
 using namespace engram;
 

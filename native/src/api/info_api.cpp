@@ -4,10 +4,10 @@
 #include <cstring>
 #include <string>
 
-#include "../core/error.hpp"
-#include "../cpu/cpu_features.hpp"
-#include "../cuda/cuda_backend.hpp"
-#include "validate.hpp"
+#include "core/error.hpp"
+#include "cpu/cpu_features.hpp"
+#include "cuda/cuda_backend.hpp"
+#include "api/tensor_checks.hpp"
 
 using namespace engram;
 
@@ -92,109 +92,3 @@ ENGRAM_API engram_status engram_cuda_device_info(int32_t device, engram_device_i
 }
 
 }  // extern "C"
-
-namespace {
-
-struct Field {
-    const char* struct_name;
-    const char* field;  // nullptr: the struct's size
-    uint64_t value;
-};
-
-#define ENGRAM_SIZE(S) {#S, nullptr, sizeof(S)}
-#define ENGRAM_FIELD(S, F) {#S, #F, offsetof(S, F)}
-
-// Every field of every ABI struct, so bindings can check their whole layout.
-const Field kLayout[] = {
-    ENGRAM_SIZE(engram_capabilities),
-    ENGRAM_FIELD(engram_capabilities, struct_size),
-    ENGRAM_FIELD(engram_capabilities, abi_version),
-    ENGRAM_FIELD(engram_capabilities, has_cpu),
-    ENGRAM_FIELD(engram_capabilities, cuda_built),
-    ENGRAM_FIELD(engram_capabilities, cuda_device_count),
-    ENGRAM_FIELD(engram_capabilities, cpu_isa),
-    ENGRAM_FIELD(engram_capabilities, cpu_threads),
-    ENGRAM_FIELD(engram_capabilities, cpu_dtypes),
-    ENGRAM_FIELD(engram_capabilities, cuda_dtypes),
-    ENGRAM_FIELD(engram_capabilities, reserved),
-    ENGRAM_FIELD(engram_capabilities, cpu_name),
-    ENGRAM_FIELD(engram_capabilities, cuda_status),
-    ENGRAM_SIZE(engram_device_info),
-    ENGRAM_FIELD(engram_device_info, struct_size),
-    ENGRAM_FIELD(engram_device_info, device),
-    ENGRAM_FIELD(engram_device_info, sm_count),
-    ENGRAM_FIELD(engram_device_info, cc_major),
-    ENGRAM_FIELD(engram_device_info, cc_minor),
-    ENGRAM_FIELD(engram_device_info, reserved),
-    ENGRAM_FIELD(engram_device_info, total_memory),
-    ENGRAM_FIELD(engram_device_info, free_memory),
-    ENGRAM_FIELD(engram_device_info, name),
-    ENGRAM_SIZE(engram_memory_stats),
-    ENGRAM_FIELD(engram_memory_stats, struct_size),
-    ENGRAM_FIELD(engram_memory_stats, reserved),
-    ENGRAM_FIELD(engram_memory_stats, current_bytes),
-    ENGRAM_FIELD(engram_memory_stats, peak_bytes),
-    ENGRAM_FIELD(engram_memory_stats, allocations),
-    ENGRAM_SIZE(engram_op_stats),
-    ENGRAM_FIELD(engram_op_stats, struct_size),
-    ENGRAM_FIELD(engram_op_stats, op),
-    ENGRAM_FIELD(engram_op_stats, backend),
-    ENGRAM_FIELD(engram_op_stats, counter_count),
-    ENGRAM_FIELD(engram_op_stats, counters),
-    ENGRAM_SIZE(engram_op_counter),
-    ENGRAM_FIELD(engram_op_counter, name),
-    ENGRAM_FIELD(engram_op_counter, value),
-    ENGRAM_SIZE(engram_cce_options),
-    ENGRAM_FIELD(engram_cce_options, struct_size),
-    ENGRAM_FIELD(engram_cce_options, reduction),
-    ENGRAM_FIELD(engram_cce_options, ignore_index),
-    ENGRAM_FIELD(engram_cce_options, softcap),
-    ENGRAM_FIELD(engram_cce_options, label_smoothing),
-    ENGRAM_FIELD(engram_cce_options, z_loss),
-    ENGRAM_FIELD(engram_cce_options, filter_eps),
-    ENGRAM_FIELD(engram_cce_options, check_targets),
-    ENGRAM_FIELD(engram_cce_options, reserved),
-    ENGRAM_FIELD(engram_cce_options, scratch_bytes),
-    ENGRAM_SIZE(engram_cce_inputs),
-    ENGRAM_FIELD(engram_cce_inputs, struct_size),
-    ENGRAM_FIELD(engram_cce_inputs, dtype),
-    ENGRAM_FIELD(engram_cce_inputs, target_dtype),
-    ENGRAM_FIELD(engram_cce_inputs, reserved),
-    ENGRAM_FIELD(engram_cce_inputs, n),
-    ENGRAM_FIELD(engram_cce_inputs, d),
-    ENGRAM_FIELD(engram_cce_inputs, v),
-    ENGRAM_FIELD(engram_cce_inputs, vocab_start),
-    ENGRAM_FIELD(engram_cce_inputs, vocab_total),
-    ENGRAM_FIELD(engram_cce_inputs, e),
-    ENGRAM_FIELD(engram_cce_inputs, c),
-    ENGRAM_FIELD(engram_cce_inputs, bias),
-    ENGRAM_FIELD(engram_cce_inputs, targets),
-    ENGRAM_SIZE(engram_cce_grads),
-    ENGRAM_FIELD(engram_cce_grads, struct_size),
-    ENGRAM_FIELD(engram_cce_grads, dtype),
-    ENGRAM_FIELD(engram_cce_grads, grad_e),
-    ENGRAM_FIELD(engram_cce_grads, grad_c),
-    ENGRAM_FIELD(engram_cce_grads, grad_bias),
-};
-
-#undef ENGRAM_SIZE
-#undef ENGRAM_FIELD
-
-}  // namespace
-
-extern "C" ENGRAM_API engram_status engram_struct_layout(const char* struct_name,
-                                                         const char* field, uint64_t* value) {
-    return guard(__func__, [&] {
-        require_not_null(struct_name, "struct_name");
-        require_not_null(value, "value");
-        for (const Field& f : kLayout) {
-            if (std::strcmp(f.struct_name, struct_name) != 0) continue;
-            if ((field == nullptr) != (f.field == nullptr)) continue;
-            if (field && std::strcmp(field, f.field) != 0) continue;
-            *value = f.value;
-            return;
-        }
-        fail(ENGRAM_ERR_INVALID_ARGUMENT,
-             format("no layout entry for %s%s%s", struct_name, field ? "." : "", field ? field : ""));
-    });
-}

@@ -1,5 +1,5 @@
 // op_registry.cpp — the families of this library, and the queries over them.
-#include "op_registry.hpp"
+#include "api/op_registry.hpp"
 
 #include <algorithm>
 

@@ -2,10 +2,10 @@
 // capability query, op-stats counters, dtype widths.
 #include <cstring>
 
-#include "../core/error.hpp"
-#include "../cuda/cuda_backend.hpp"
-#include "op_registry.hpp"
-#include "validate.hpp"
+#include "core/error.hpp"
+#include "cuda/cuda_backend.hpp"
+#include "api/op_registry.hpp"
+#include "api/tensor_checks.hpp"
 
 using namespace engram;
 

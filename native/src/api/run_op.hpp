@@ -5,10 +5,10 @@
 
 #include <mutex>
 
-#include "../core/context.hpp"
-#include "../core/error.hpp"
-#include "../core/op_stats.hpp"
-#include "validate.hpp"
+#include "core/context.hpp"
+#include "core/error.hpp"
+#include "core/op_stats.hpp"
+#include "api/tensor_checks.hpp"
 
 namespace engram {
 

@@ -1,10 +1,10 @@
 // context.cpp — scratch accounting and host scratch buffers.
-#include "context.hpp"
+#include "core/context.hpp"
 
 #include <cstdlib>
 #include <new>
 
-#include "error.hpp"
+#include "core/error.hpp"
 
 namespace engram {
 

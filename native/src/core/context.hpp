@@ -8,7 +8,7 @@
 #include <mutex>
 
 #include "engram.h"
-#include "thread_pool.hpp"
+#include "core/thread_pool.hpp"
 
 namespace engram {
 

@@ -1,5 +1,5 @@
 // error.cpp — thread-local last-error storage and message formatting.
-#include "error.hpp"
+#include "core/error.hpp"
 
 #include <cstdarg>
 #include <cstdio>

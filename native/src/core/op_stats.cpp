@@ -1,9 +1,9 @@
 // op_stats.cpp — see op_stats.hpp.
-#include "op_stats.hpp"
+#include "core/op_stats.hpp"
 
 #include <cstring>
 
-#include "error.hpp"
+#include "core/error.hpp"
 
 namespace engram {
 

@@ -1,5 +1,5 @@
 // thread_pool.cpp — see thread_pool.hpp.
-#include "thread_pool.hpp"
+#include "core/thread_pool.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -8,7 +8,7 @@
 #include <sched.h>
 #endif
 
-#include "error.hpp"
+#include "core/error.hpp"
 
 namespace engram {
 

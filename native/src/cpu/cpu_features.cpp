@@ -1,5 +1,5 @@
 // cpu_features.cpp — runtime ISA detection (cpuid via the compiler builtins).
-#include "cpu_features.hpp"
+#include "cpu/cpu_features.hpp"
 
 #include <cstdlib>
 #include <cstring>

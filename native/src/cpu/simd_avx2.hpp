@@ -8,7 +8,7 @@
 
 #include "engram.h"
 
-#include "simd_math.hpp"
+#include "cpu/simd_math.hpp"
 
 namespace engram::cpu {
 

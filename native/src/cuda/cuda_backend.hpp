@@ -8,8 +8,7 @@
 #include <cstdint>
 #include <string>
 
-#include "../core/cce_problem.hpp"
-#include "../core/context.hpp"
+#include "core/context.hpp"
 
 namespace engram::cuda {
 
@@ -54,18 +53,5 @@ void check_device_buffer(engram_context& ctx, const void* ptr, uint64_t bytes, c
 // Throws ENGRAM_ERR_WRONG_BACKEND if ptr is CUDA device memory (used by CPU
 // ops); a no-op when runtime_active() is false.
 void check_host_buffer(const void* ptr, const char* name);
-
-// CCE on device pointers; same contracts as the cpu:: functions.
-void cce_forward(engram_context& ctx, const CceProblem& p, float* loss, float* lse);
-void cce_backward(engram_context& ctx, const CceProblem& p, const float* lse,
-                  const float* grad_loss, const CceGrads& grads);
-void cce_forward_backward(engram_context& ctx, const CceProblem& p, const float* grad_loss,
-                          float* loss, float* lse, const CceGrads& grads);
-void cce_shard_forward(engram_context& ctx, const CceProblem& p, float* shard_lse,
-                       float* target_logit, float* logit_sum);
-void cce_shard_combine(engram_context& ctx, int64_t n, int64_t num_shards, int64_t vocab_total,
-                       const float* shard_lse, const float* target_logit,
-                       const float* logit_sum, const void* targets, engram_dtype target_dtype,
-                       const CceProblem& opts, float* loss, float* lse);
 
 }  // namespace engram::cuda

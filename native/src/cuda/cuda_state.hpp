@@ -7,8 +7,8 @@
 
 #include <cstdint>
 
-#include "../core/context.hpp"
-#include "../core/error.hpp"
+#include "core/context.hpp"
+#include "core/error.hpp"
 
 namespace engram::cuda {
 

@@ -16,8 +16,8 @@
 #include <set>
 #include <string>
 
-#include "cuda_backend.hpp"
-#include "cuda_state.hpp"
+#include "cuda/cuda_backend.hpp"
+#include "cuda/cuda_state.hpp"
 
 namespace engram::cuda {
 

@@ -1,8 +1,8 @@
 // no_cuda.cpp — the CUDA backend's functions in a build without CUDA: each one
 // reports that this library has no CUDA backend (ENGRAM_ERR_UNSUPPORTED).
-#include "cuda_backend.hpp"
+#include "cuda/cuda_backend.hpp"
 
-#include "../core/error.hpp"
+#include "core/error.hpp"
 
 namespace engram::cuda {
 
@@ -37,23 +37,5 @@ void event_record(engram_context&, Event*) { not_built(); }
 float event_elapsed_ms(Event*, Event*) { not_built(); }
 void check_device_buffer(engram_context&, const void*, uint64_t, const char*) { not_built(); }
 void check_host_buffer(const void*, const char*) {}
-
-void cce_forward(engram_context&, const CceProblem&, float*, float*) { not_built(); }
-void cce_backward(engram_context&, const CceProblem&, const float*, const float*,
-                  const CceGrads&) {
-    not_built();
-}
-void cce_forward_backward(engram_context&, const CceProblem&, const float*, float*, float*,
-                          const CceGrads&) {
-    not_built();
-}
-void cce_shard_forward(engram_context&, const CceProblem&, float*, float*, float*) {
-    not_built();
-}
-void cce_shard_combine(engram_context&, int64_t, int64_t, int64_t, const float*, const float*,
-                       const float*, const void*, engram_dtype, const CceProblem&, float*,
-                       float*) {
-    not_built();
-}
 
 }  // namespace engram::cuda

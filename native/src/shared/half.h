@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "hd.h"
+#include "shared/hd.h"
 
 namespace engram {
 

@@ -1,6 +1,6 @@
 // cce_registry.cpp — the CCE family's ops and the dtypes each backend runs
 // them with (the inputs' dtype: e, c and bias).
-#include "../../api/op_registry.hpp"
+#include "api/op_registry.hpp"
 
 namespace engram {
 
