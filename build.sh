@@ -58,7 +58,7 @@ prereqs() {
     command -v g++ >/dev/null || want+=(g++)
     command -v ninja >/dev/null || want+=(ninja-build)
     command -v pkg-config >/dev/null || want+=(pkg-config)
-    for pkg in libgtest-dev libopenblas-dev; do
+    for pkg in libgtest-dev libopenblas-dev libopenmpi-dev openmpi-bin; do
         dpkg -s "$pkg" >/dev/null 2>&1 || want+=("$pkg")
     done
     if [ "$CUDA_MODE" != off ] && ! command -v nvcc >/dev/null; then
