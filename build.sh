@@ -222,6 +222,22 @@ run_fuzz() {
     done
 }
 
+# C/C++ consumers: install to a staging prefix, then build and run the C sample
+# with find_package(engram) and with pkg-config, check that README's C snippet
+# is that sample, and that add_subdirectory stays out of the consumer's way.
+check_consumers() {
+    local stage="$BUILD_DIR/stage" work="$BUILD_DIR/consumers" line
+    say "C consumers of an installed Engram (find_package, pkg-config, add_subdirectory)"
+    rm -rf "$stage" "$work"
+    if ! cmake --install "$BUILD_DIR" --prefix "$stage" >"$BUILD_DIR.install.log" 2>&1; then
+        cat "$BUILD_DIR.install.log"; FAILED=$((FAILED + 1)); return
+    fi
+    while read -r line; do
+        printf '    %s\n' "$line"
+        case "$line" in ok\ *) PASSED=$((PASSED + 1)) ;; *) FAILED=$((FAILED + 1)) ;; esac
+    done < <(bash "$ROOT/samples/c/check_consumers.sh" "$stage" "$work")
+}
+
 run_dotnet_tests() {
     say "managed tests (NUnit)"
     local log="$BUILD_DIR.dotnet-test.log"
@@ -245,6 +261,7 @@ run_dotnet_tests() {
 test_all() {
     build_all
     run_ctest "$BUILD_DIR" "release"
+    check_consumers
     if [ "${ENGRAM_SKIP_ASAN:-0}" != 1 ]; then
         build_asan
         ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_ctest "$ASAN_DIR" "ASan + UBSan"
