@@ -58,7 +58,7 @@ prereqs() {
     command -v g++ >/dev/null || want+=(g++)
     command -v ninja >/dev/null || want+=(ninja-build)
     command -v pkg-config >/dev/null || want+=(pkg-config)
-    for pkg in libgtest-dev libopenblas-dev libopenmpi-dev openmpi-bin; do
+    for pkg in libgtest-dev libopenblas-dev libopenmpi-dev openmpi-bin python3-torch python3-numpy; do
         dpkg -s "$pkg" >/dev/null 2>&1 || want+=("$pkg")
     done
     if [ "$CUDA_MODE" != off ] && ! command -v nvcc >/dev/null; then
@@ -238,6 +238,32 @@ check_consumers() {
     done < <(bash "$ROOT/samples/c/check_consumers.sh" "$stage" "$work")
 }
 
+# The Python binding's tests (python/tests) with a python3 that has torch
+# (Debian's python3-torch: /usr/bin/python3); skipped, with the reason, where
+# none has it.
+run_python_tests() {
+    local py="" cand log="$BUILD_DIR.python-test.log" ran ok skipped failures errors
+    say "Python binding tests (unittest, torch)"
+    for cand in /usr/bin/python3 python3; do
+        if command -v "$cand" >/dev/null && "$cand" -c 'import torch' 2>/dev/null; then py="$cand"; break; fi
+    done
+    if [ -z "$py" ]; then
+        echo "    skipped: no python3 with torch (install Debian's python3-torch)"
+        SKIPPED=$((SKIPPED + 1)); return
+    fi
+    (cd "$ROOT/python" && ENGRAM_LIBRARY_PATH="$BUILD_DIR/lib" "$py" -m unittest discover -s tests -t . \
+        >"$log" 2>&1) || true
+    ran=$(grep -oE '^Ran [0-9]+' "$log" | grep -oE '[0-9]+' || echo 0)
+    skipped=$(grep -oE 'skipped=[0-9]+' "$log" | grep -oE '[0-9]+' || echo 0)
+    failures=$(grep -oE 'failures=[0-9]+' "$log" | grep -oE '[0-9]+' || echo 0)
+    errors=$(grep -oE 'errors=[0-9]+' "$log" | grep -oE '[0-9]+' || echo 0)
+    if [ "$ran" -eq 0 ]; then tail -20 "$log"; FAILED=$((FAILED + 1)); return; fi
+    ok=$((ran - skipped - failures - errors))
+    [ $((failures + errors)) -gt 0 ] && grep -E '^(FAIL|ERROR):' "$log" | head -20
+    printf '    python: %d passed, %d failed, %d skipped\n' "$ok" $((failures + errors)) "$skipped"
+    PASSED=$((PASSED + ok)); FAILED=$((FAILED + failures + errors)); SKIPPED=$((SKIPPED + skipped))
+}
+
 run_dotnet_tests() {
     say "managed tests (NUnit)"
     local log="$BUILD_DIR.dotnet-test.log"
@@ -275,6 +301,7 @@ test_all() {
         TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
             run_ctest "$TSAN_DIR" "ThreadSanitizer, concurrency tests" -R "$TSAN_TESTS"
     fi
+    run_python_tests
     run_dotnet_tests
     local line="$PASSED passed, $FAILED failed"
     [ "$SKIPPED" -gt 0 ] && line="$line, $SKIPPED skipped"
