@@ -4,10 +4,12 @@
 #   ./build.sh            install what is missing, build native + managed
 #   ./build.sh test       build, then native tests, sanitizer tests (ASan + UBSan,
 #                         a libFuzzer run of the C ABI per CPU ISA, ThreadSanitizer on
-#                         the concurrency tests), managed tests;
+#                         the concurrency tests), Python and managed tests, the NuGet
+#                         packages run from a local feed;
 #                         ends with "N passed, N failed, N skipped"
 #   ./build.sh run        build, then `engram run` (verify + benchmark of CCE)
 #   ./build.sh bench ...  build, then `engram bench ...` with your arguments
+#   ./build.sh pack       build, then the NuGet packages (Engram, Engram.Cli tool) in build/nuget
 #   ./build.sh prereqs    only install prerequisites
 #   ./build.sh clean      remove build directories
 #
@@ -264,6 +266,28 @@ run_python_tests() {
     PASSED=$((PASSED + ok)); FAILED=$((FAILED + failures + errors)); SKIPPED=$((SKIPPED + skipped))
 }
 
+# The .NET packages as a user gets them: pack Engram and Engram.Cli into a local
+# feed, restore and run samples/dotnet/CceSample from a clean folder (build output
+# and three publish modes), install the CLI as a .NET tool (samples/dotnet/check_package.sh).
+check_dotnet_package() {
+    local line
+    say "NuGet packages: pack, restore from a local feed, run the sample and the tool"
+    while read -r line; do
+        printf '    %s\n' "$line"
+        case "$line" in ok\ *) PASSED=$((PASSED + 1)) ;; *) FAILED=$((FAILED + 1)) ;; esac
+    done < <(bash "$ROOT/samples/dotnet/check_package.sh" "$ROOT" "$BUILD_DIR/lib" "$BUILD_DIR/dotnet-package")
+}
+
+# `./build.sh pack`: the NuGet packages (Engram, Engram.Cli as a .NET tool, symbols) in build/nuget.
+pack_managed() {
+    local proj
+    for proj in managed/Engram/Engram.csproj managed/Engram.Cli/Engram.Cli.csproj; do
+        dotnet pack "$ROOT/$proj" -c $CONFIG -o "$BUILD_DIR/nuget" -p:EngramNativeDir="$BUILD_DIR/lib" \
+            -p:RepositoryCommit="$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)" -nologo -v quiet
+    done
+    ls -1 "$BUILD_DIR/nuget"
+}
+
 run_dotnet_tests() {
     say "managed tests (NUnit)"
     local log="$BUILD_DIR.dotnet-test.log"
@@ -303,6 +327,7 @@ test_all() {
     fi
     run_python_tests
     run_dotnet_tests
+    check_dotnet_package
     local line="$PASSED passed, $FAILED failed"
     [ "$SKIPPED" -gt 0 ] && line="$line, $SKIPPED skipped"
     echo "$line"
@@ -317,8 +342,9 @@ case "$cmd" in
     test) test_all ;;
     run) build_all; engram_cli run "$@" ;;
     bench) build_all; engram_cli bench "$@" ;;
+    pack) build_all; pack_managed ;;
     clean) rm -rf "$BUILD_DIR" "$ASAN_DIR" "$FUZZ_DIR" "$TSAN_DIR" "$BUILD_DIR".*.log "$ASAN_DIR".*.log \
         "$FUZZ_DIR".*.log "$TSAN_DIR".*.log ;;
-    -h|--help|help) sed -n '2,17p' "$0" ;;
-    *) die "unknown command '$cmd' (build, test, run, bench, prereqs, clean)" ;;
+    -h|--help|help) sed -n '2,19p' "$0" ;;
+    *) die "unknown command '$cmd' (build, test, run, bench, pack, prereqs, clean)" ;;
 esac
