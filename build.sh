@@ -10,6 +10,7 @@
 #   ./build.sh run        build, then `engram run` (verify + benchmark of CCE)
 #   ./build.sh bench ...  build, then `engram bench ...` with your arguments
 #   ./build.sh pack       build, then the NuGet packages (Engram, Engram.Cli tool) in build/nuget
+#   ./build.sh overhead   build, then BenchmarkDotNet: the .NET layer's cost per call (perf/managed)
 #   ./build.sh prereqs    only install prerequisites
 #   ./build.sh clean      remove build directories
 #
@@ -343,8 +344,11 @@ case "$cmd" in
     run) build_all; engram_cli run "$@" ;;
     bench) build_all; engram_cli bench "$@" ;;
     pack) build_all; pack_managed ;;
+    overhead) build_all
+        dotnet run -c $CONFIG --project "$ROOT/perf/managed/Engram.Overhead" -p:EngramNativeDir="$BUILD_DIR/lib" -- \
+            --filter '*' --inProcess "$@" ;;
     clean) rm -rf "$BUILD_DIR" "$ASAN_DIR" "$FUZZ_DIR" "$TSAN_DIR" "$BUILD_DIR".*.log "$ASAN_DIR".*.log \
         "$FUZZ_DIR".*.log "$TSAN_DIR".*.log ;;
-    -h|--help|help) sed -n '2,19p' "$0" ;;
-    *) die "unknown command '$cmd' (build, test, run, bench, pack, prereqs, clean)" ;;
+    -h|--help|help) sed -n '2,20p' "$0" ;;
+    *) die "unknown command '$cmd' (build, test, run, bench, pack, overhead, prereqs, clean)" ;;
 esac

@@ -1,0 +1,3 @@
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(Engram.Overhead.OverheadBenchmarks).Assembly).Run(args);
