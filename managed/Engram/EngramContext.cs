@@ -1,6 +1,7 @@
 using Engram.Backends;
 using Engram.Ilgpu;
 using Engram.Native;
+using Engram.Ops;
 
 namespace Engram;
 

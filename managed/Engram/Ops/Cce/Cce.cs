@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using Engram.Backends;
 
 namespace Engram.Ops;
 

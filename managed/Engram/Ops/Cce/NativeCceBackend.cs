@@ -1,7 +1,7 @@
+using Engram.Backends;
 using Engram.Native;
-using Engram.Ops;
 
-namespace Engram.Backends;
+namespace Engram.Ops;
 
 /// <summary>CCE on libengram's CPU or CUDA backend (host spans; CUDA via <see cref="NativeStaging"/>).</summary>
 internal sealed unsafe class NativeCceBackend : ICceBackend

@@ -1,6 +1,5 @@
-using Engram.Ops;
 
-namespace Engram.Backends;
+namespace Engram.Ops;
 
 /// <summary>A CCE problem after the managed checks: sizes match, dtypes known. Empty spans mean NULL.</summary>
 internal readonly ref struct CceHostProblem

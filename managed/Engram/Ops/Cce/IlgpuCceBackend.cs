@@ -1,9 +1,9 @@
+using Engram.Ilgpu;
 using Engram.Backends;
-using Engram.Ops;
 using ILGPU;
 using ILGPU.Runtime;
 
-namespace Engram.Ilgpu;
+namespace Engram.Ops;
 
 /// <summary>
 /// CCE on an ILGPU accelerator (the fallback). 16-bit inputs are widened to fp32 on upload; gradients
@@ -107,7 +107,7 @@ internal sealed class IlgpuCceBackend : ICceBackend
     {
         using var gate = _gate.EnterScope();
         var shape = new CceShape(n, 1, vocabTotal);
-        int[] col = IlgpuTargets.Columns(targets, targetDType, shape, o, out int valid);
+        int[] col = IlgpuCceTargets.Columns(targets, targetDType, shape, o, out int valid);
         int[] isValid = Array.ConvertAll(col, x => x == IlgpuCceKernels.Ignored ? 0 : 1);
         var prm = Params(shape, o, EngramDType.F32, hasBias: false);
         using var scope = _scratch.Scope();
@@ -133,7 +133,7 @@ internal sealed class IlgpuCceBackend : ICceBackend
 
     private DeviceProblem Upload(in CceHostProblem p, CceOptions o)
     {
-        int[] col = IlgpuTargets.Columns(p.Targets, p.TargetDType, p.Shape, o, out int valid);
+        int[] col = IlgpuCceTargets.Columns(p.Targets, p.TargetDType, p.Shape, o, out int valid);
         var scope = _scratch.Scope();
         try
         {

@@ -1,4 +1,3 @@
-using Engram.Backends;
 
 namespace Engram.Ops;
 

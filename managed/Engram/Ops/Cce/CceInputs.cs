@@ -1,4 +1,3 @@
-using Engram.Backends;
 
 using System.Runtime.InteropServices;
 
