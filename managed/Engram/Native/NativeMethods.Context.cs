@@ -20,11 +20,6 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Library)]
     internal static partial EngramStatus engram_context_get_threads(EngramContextHandle ctx, out int threads);
 
-    // The raw-pointer form, for code that runs while the context handle is closed but not yet released
-    // (ContextOwnedHandle.ReleaseNative; the handle-lifetime tests).
-    [LibraryImport(Library, EntryPoint = "engram_context_get_threads")]
-    internal static partial EngramStatus engram_context_get_threads_raw(nint ctx, out int threads);
-
     [LibraryImport(Library)]
     internal static partial EngramStatus engram_context_set_stream(EngramContextHandle ctx, nint stream);
 

@@ -9,8 +9,8 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Library)]
     internal static partial EngramStatus engram_device_alloc(EngramContextHandle ctx, ulong bytes, out nint ptr);
 
-    // Called by DeviceMemoryHandle.ReleaseNative only, with the raw context pointer: the context handle
-    // may already be disposed by then (closed to new references, alive until this handle lets it go).
+    // Called by DeviceMemoryHandle.ReleaseNative only, with the raw context pointer (the handle being
+    // released holds the context's last reference, if its owner has disposed it).
     [LibraryImport(Library)]
     internal static partial EngramStatus engram_device_free(nint ctx, nint ptr);
 

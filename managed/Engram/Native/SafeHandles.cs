@@ -13,8 +13,8 @@ internal sealed class EngramContextHandle : SafeHandle
     public override bool IsInvalid => handle == 0;
 
     /// <summary>
-    /// True once engram_context_destroy has run. Unlike <see cref="SafeHandle.IsClosed"/> (set by Dispose),
-    /// this stays false while a <see cref="ContextOwnedHandle"/> still holds the context.
+    /// True once engram_context_destroy has run: after Dispose, and after the last
+    /// <see cref="ContextOwnedHandle"/> holding the context has been released.
     /// </summary>
     public bool IsReleased => Volatile.Read(ref _released) != 0;
 
@@ -81,12 +81,15 @@ internal abstract class ContextOwnedHandle : SafeHandle
     }
 
     /// <summary>
-    /// The raw <c>engram_context*</c>, for <see cref="ReleaseNative"/>: the context handle may be disposed
-    /// (closed, so passing it to a LibraryImport would throw) while this handle still keeps it alive.
+    /// The raw <c>engram_context*</c>, valid while this handle lives (it holds a reference): for native
+    /// calls in <see cref="ReleaseNative"/>, which should not take references of their own.
     /// </summary>
     protected nint ContextPointer => Context.DangerousGetHandle();
 
-    /// <summary>Frees the native object; the context is still alive here (use <see cref="ContextPointer"/>).</summary>
+    /// <summary>
+    /// Frees the native object. The context is still alive here, even if its owner has disposed it (a
+    /// disposed SafeHandle is destroyed only when its last reference is released).
+    /// </summary>
     protected abstract bool ReleaseNative();
 
     protected sealed override bool ReleaseHandle()
