@@ -46,6 +46,7 @@ public static unsafe class EngramOps
         return ops[..count];
     }
 
-    /// <summary>Name of an op for messages: the native name, or the enum name when the library lacks it.</summary>
-    internal static string Display(EngramOp op) => Name(op) ?? $"{op} (op {(int)op}, unknown to this libengram)";
+    /// <summary>Name of an op for messages: the native name, or the enum name when the library lacks it (or is not loaded).</summary>
+    internal static string Display(EngramOp op) =>
+        (EngramLibrary.TryLoad(out _) ? Name(op) : null) ?? $"{op} (op {(int)op}, unknown to the loaded libengram)";
 }

@@ -1,4 +1,3 @@
-using Engram.Backends;
 using Engram.Native;
 
 namespace Engram.Ops;

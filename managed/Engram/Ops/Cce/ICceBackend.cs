@@ -1,7 +1,9 @@
-
 namespace Engram.Ops;
 
-/// <summary>A CCE problem after the managed checks: sizes match, dtypes known. Empty spans mean NULL.</summary>
+/// <summary>
+/// A CCE problem after the managed checks: element types known, span lengths match the shape (when the
+/// shape is valid; an invalid one is rejected by libengram or the ILGPU port). Empty spans mean NULL.
+/// </summary>
 internal readonly ref struct CceHostProblem
 {
     public CceHostProblem(CceShape shape, EngramDType dtype, EngramDType targetDType, ReadOnlySpan<byte> e,
