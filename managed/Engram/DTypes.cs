@@ -20,15 +20,20 @@ public static class DTypes
         : throw new ArgumentException($"target type {typeof(T).Name} is not supported: use int or long", paramName);
 
     /// <summary>Bytes per element.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">An unknown dtype, or a packed one smaller than a byte (see <see cref="Bits"/>).</exception>
     public static int Size(EngramDType dtype) => dtype switch
     {
         EngramDType.F32 or EngramDType.I32 => 4,
         EngramDType.F16 or EngramDType.BF16 => 2,
         EngramDType.I64 => 8,
+        EngramDType.U2 => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "u2 packs 16 elements in 32 bits: use Bits"),
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "unknown dtype"),
     };
 
-    /// <summary>Short lower-case name as in the benchmark JSON: f32, f16, bf16, i32, i64.</summary>
+    /// <summary>Bits per element (2 for <see cref="EngramDType.U2"/>), as libengram's engram_dtype_bits.</summary>
+    public static int Bits(EngramDType dtype) => dtype == EngramDType.U2 ? 2 : 8 * Size(dtype);
+
+    /// <summary>Short lower-case name as in the benchmark JSON: f32, f16, bf16, i32, i64, u2.</summary>
     public static string Name(EngramDType dtype) => dtype switch
     {
         EngramDType.F32 => "f32",
@@ -36,6 +41,7 @@ public static class DTypes
         EngramDType.BF16 => "bf16",
         EngramDType.I32 => "i32",
         EngramDType.I64 => "i64",
+        EngramDType.U2 => "u2",
         _ => dtype.ToString(),
     };
 

@@ -60,7 +60,7 @@ public sealed unsafe class DeviceBuffer<T> : IDisposable where T : unmanaged
     {
         RequireLength(source.Length, nameof(source));
         fixed (T* p = source)
-            NativeMethods.Check(NativeMethods.engram_copy_to_device(Context.NativeHandle!, Pointer, p, (ulong)Bytes));
+            NativeMethods.Check(NativeMethods.engram_copy_to_device(Context.RequireNativeCuda("DeviceBuffer"), Pointer, p, (ulong)Bytes));
     }
 
     /// <summary>Copies the buffer to <paramref name="destination"/> (exactly <see cref="Length"/> elements).</summary>
@@ -68,7 +68,7 @@ public sealed unsafe class DeviceBuffer<T> : IDisposable where T : unmanaged
     {
         RequireLength(destination.Length, nameof(destination));
         fixed (T* p = destination)
-            NativeMethods.Check(NativeMethods.engram_copy_to_host(Context.NativeHandle!, p, Pointer, (ulong)Bytes));
+            NativeMethods.Check(NativeMethods.engram_copy_to_host(Context.RequireNativeCuda("DeviceBuffer"), p, Pointer, (ulong)Bytes));
     }
 
     /// <summary>The buffer's contents as a new array.</summary>
@@ -81,7 +81,7 @@ public sealed unsafe class DeviceBuffer<T> : IDisposable where T : unmanaged
 
     /// <summary>Sets every byte to zero.</summary>
     public void Clear() =>
-        NativeMethods.Check(NativeMethods.engram_device_memset(Context.NativeHandle!, Pointer, 0, (ulong)Bytes));
+        NativeMethods.Check(NativeMethods.engram_device_memset(Context.RequireNativeCuda("DeviceBuffer"), Pointer, 0, (ulong)Bytes));
 
     /// <summary>Frees the device memory.</summary>
     public void Dispose() => _memory.Dispose();

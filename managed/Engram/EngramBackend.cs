@@ -1,9 +1,12 @@
 namespace Engram;
 
-/// <summary>Where an <see cref="EngramContext"/> runs its ops.</summary>
+/// <summary>Where an <see cref="EngramContext"/> runs its ops. A named backend is the only one the context uses.</summary>
 public enum EngramBackend
 {
-    /// <summary>The best available: native CUDA, then an ILGPU GPU (CUDA or OpenCL), then native CPU.</summary>
+    /// <summary>
+    /// Every available backend, best first (native CUDA, an ILGPU GPU, native CPU); each op runs on the first
+    /// of them that supports it, so a family without a CUDA or ILGPU port still runs.
+    /// </summary>
     Auto = 0,
     /// <summary>libengram's CUDA backend (needs a CUDA build of libengram and a device).</summary>
     NativeCuda = 1,

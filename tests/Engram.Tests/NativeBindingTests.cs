@@ -43,6 +43,16 @@ public sealed class NativeBindingTests
     }
 
     [Test]
+    public void DTypeBitsAgreeForEveryDType()
+    {
+        foreach (var dtype in Enum.GetValues<EngramDType>())
+            Assert.That(DTypes.Bits(dtype), Is.EqualTo(NativeMethods.engram_dtype_bits(dtype)).And.Positive, DTypes.Name(dtype));
+        Assert.That(NativeMethods.engram_dtype_bits(EngramDType.U2), Is.EqualTo(2));
+        Assert.That((uint)NativeMethods.engram_dtype_size(EngramDType.U2), Is.Zero, "smaller than a byte");
+        Assert.Throws<ArgumentOutOfRangeException>(() => DTypes.Size(EngramDType.U2));
+    }
+
+    [Test]
     public void CudaDeviceInfoWithoutCudaIsAClearError()
     {
         if (EngramLibrary.Capabilities.CudaDeviceCount > 0) Assert.Ignore("this machine has a CUDA device");

@@ -3,9 +3,12 @@ using Engram.Ops;
 namespace Engram.Tests;
 
 /// <summary>
-/// Host buffers are size-checked in managed code before libengram is called. Every problem here also
-/// has an out-of-range target: had native been reached it would have thrown EngramException
-/// (OutOfRange) instead of the ArgumentException each test expects.
+/// Managed code checks only what libengram cannot: span lengths against the shape and the .NET element
+/// types (a plain ArgumentException naming the span, thrown before libengram is called: every problem here
+/// also has an out-of-range target, which native would have reported as OutOfRange). Every other rule is
+/// libengram's, and its ENGRAM_ERR_INVALID_ARGUMENT arrives as EngramArgumentException (an
+/// ArgumentException) naming the argument as the C ABI does; the ILGPU port applies the same rules with
+/// the same exception types.
 /// </summary>
 public sealed class ShapeCheckTests
 {
@@ -31,10 +34,20 @@ public sealed class ShapeCheckTests
 
     private CceInputs<float, long> Inputs(CceShape? shape = null) => new(shape ?? new CceShape(N, D, V), _e, _c, _targets, _bias);
 
+    // A managed span-length or element-type check: a plain ArgumentException, libengram not called.
     private static void ExpectArgument(TestDelegate call, string mentions)
     {
-        var e = Assert.Throws(Is.InstanceOf<ArgumentException>(), call)!;
+        var e = Assert.Throws<ArgumentException>(call)!;
         Assert.That(e.Message, Does.Contain(mentions));
+    }
+
+    // A rule libengram enforces: ENGRAM_ERR_INVALID_ARGUMENT as EngramArgumentException.
+    private static EngramArgumentException ExpectNative(TestDelegate call, string mentions)
+    {
+        var e = Assert.Throws<EngramArgumentException>(call)!;
+        Assert.That(e.Status, Is.EqualTo(EngramStatus.InvalidArgument));
+        Assert.That(e.NativeMessage, Does.Contain(mentions));
+        return e;
     }
 
     [Test]
@@ -54,8 +67,17 @@ public sealed class ShapeCheckTests
         () => Cce.Forward(_ctx, new CceInputs<float, long>(new CceShape(N, D, V), _e, _c, _targets, _bias.AsSpan(1)), new float[1]), "bias");
 
     [Test]
-    public void ZeroSizedShape() => ExpectArgument(
-        () => Cce.Forward(_ctx, new CceInputs<float, long>(new CceShape(0, D, V), [], _c, []), new float[1]), "n must be");
+    public void ZeroSizedShape() => ExpectNative(
+        () => Cce.Forward(_ctx, new CceInputs<float, long>(new CceShape(0, D, V), [], _c, []), new float[1]), "in->n");
+
+    [Test]
+    public void NegativeSizeGoesToNativeWithoutALengthCheck() => ExpectNative(
+        () => Cce.Forward(_ctx, new CceInputs<float, long>(new CceShape(N, -D, V), _e, _c, _targets), new float[1]), "in->d");
+
+    [Test]
+    public void SizesWhoseProductOverflowsGoToNative() => ExpectNative(
+        () => Cce.Forward(_ctx, new CceInputs<float, long>(new CceShape(N, long.MaxValue / 2, V), _e, _c, _targets), new float[1]),
+        "in->d");
 
     [TestCase(CceReduction.None, 1)]
     [TestCase(CceReduction.Mean, N)]
@@ -76,7 +98,7 @@ public sealed class ShapeCheckTests
         () => Cce.Forward(_ctx, new CceInputs<float, short>(new CceShape(N, D, V), _e, _c, new short[N]), new float[1]), "int or long");
 
     [Test]
-    public void GradientsNeedAnOutput() => ExpectArgument(
+    public void GradientsNeedAnOutput() => ExpectNative(
         () => Cce.Backward(_ctx, Inputs(), new CceGrads<float>()), "no output");
 
     [Test]
@@ -88,16 +110,21 @@ public sealed class ShapeCheckTests
         () => Cce.Backward(_ctx, Inputs(), new CceGrads<float>(c: new float[V * D + 1])), "grads.C");
 
     [Test]
-    public void GradBiasWithoutBias() => ExpectArgument(
+    public void GradBiasWithoutBias() => ExpectNative(
         () => Cce.Backward(_ctx, new CceInputs<float, long>(new CceShape(N, D, V), _e, _c, _targets), new CceGrads<float>(bias: new float[V])),
-        "no bias");
+        "in->bias is NULL");
 
     [Test]
-    public void GradientsInAThirdType() => ExpectArgument(
-        () => Cce.Backward(_ctx, Inputs(), new CceGrads<Half>(e: new Half[N * D])), "float or as the inputs' type");
+    public void GradientsInAThirdType()
+    {
+        // A dtype libengram does not write: ENGRAM_ERR_UNSUPPORTED, so an EngramException.
+        var e = Assert.Throws<EngramException>(() => Cce.Backward(_ctx, Inputs(), new CceGrads<Half>(e: new Half[N * D])))!;
+        Assert.That(e.Status, Is.EqualTo(EngramStatus.Unsupported));
+        Assert.That(e.NativeMessage, Does.Contain("as F32 or as the inputs' dtype"));
+    }
 
     [Test]
-    public void GradientAliasingAnInput() => ExpectArgument(
+    public void GradientAliasingAnInput() => ExpectNative(
         () => Cce.Backward(_ctx, Inputs(), new CceGrads<float>(e: _e)), "overlaps");
 
     [Test]
@@ -105,37 +132,43 @@ public sealed class ShapeCheckTests
         () => Cce.Backward(_ctx, Inputs(), new CceGrads<float>(e: new float[N * D]), gradLoss: new float[2]), "gradLoss");
 
     [Test]
-    public void ForwardRejectsAShard() => ExpectArgument(
+    public void ForwardRejectsAShard() => ExpectNative(
         () => Cce.Forward(_ctx, new CceInputs<float, long>(CceShape.Shard(N, D, 0, V, 2 * V), _e, _c, _targets), new float[1]),
-        "ShardForward");
+        "engram_cce_shard_forward");
 
     [Test]
-    public void ShardBackwardNeedsTheGlobalLse() => ExpectArgument(
+    public void ShardBackwardNeedsTheGlobalLse() => ExpectNative(
         () => Cce.Backward(_ctx, new CceInputs<float, long>(CceShape.Shard(N, D, V, V, 2 * V), _e, _c, _targets),
-            new CceGrads<float>(e: new float[N * D])), "global lse");
+            new CceGrads<float>(e: new float[N * D])), "lse");
 
     [Test]
-    public void ShardOutsideTheVocabulary() => ExpectArgument(
+    public void ShardOutsideTheVocabulary() => ExpectNative(
         () => Cce.ShardForward(_ctx, new CceInputs<float, long>(CceShape.Shard(N, D, V + 1, V, 2 * V), _e, _c, _targets),
             new float[N], new float[N]), "vocab_start");
 
     [Test]
-    public void ShardForwardNeedsLogitSumWithSmoothing() => ExpectArgument(
+    public void ShardForwardNeedsLogitSumWithSmoothing() => ExpectNative(
         () => Cce.ShardForward(_ctx, new CceInputs<float, long>(CceShape.Shard(N, D, 0, V, 2 * V), _e, _c, _targets),
-            new float[N], new float[N], options: new CceOptions { LabelSmoothing = 0.1f }), "logitSum");
+            new float[N], new float[N], options: new CceOptions { LabelSmoothing = 0.1f }), "logit_sum");
+
+    [TestCase(0, 2 * V)]
+    [TestCase(2 * V + 1, 2 * V)]
+    public void ShardCombineChecksNumShards(int numShards, int vocabTotal) => ExpectNative(
+        () => Cce.ShardCombine<long>(_ctx, numShards, vocabTotal, new float[numShards * N], new float[N], default, _targets,
+            new float[1]), "num_shards");
 
     [Test]
     public void ShardCombineChecksItsShardLse() => ExpectArgument(
         () => Cce.ShardCombine<long>(_ctx, 2, 2 * V, new float[N], new float[N], default, _targets, new float[1]), "numShards·n");
 
-    [TestCase(1.0f, 0f, 0f, "LabelSmoothing")]
-    [TestCase(0f, -1f, 0f, "Softcap")]
-    [TestCase(0f, float.NaN, 0f, "Softcap")]
-    [TestCase(0f, 0f, float.PositiveInfinity, "FilterEps")]
+    [TestCase(1.0f, 0f, 0f, "opts->label_smoothing")]
+    [TestCase(0f, -1f, 0f, "opts->softcap")]
+    [TestCase(0f, float.NaN, 0f, "opts->softcap")]
+    [TestCase(0f, 0f, float.PositiveInfinity, "opts->filter_eps")]
     public void InvalidOptions(float smoothing, float softcap, float filter, string name)
     {
         var o = new CceOptions { LabelSmoothing = smoothing, Softcap = softcap, FilterEps = filter };
-        var e = Assert.Throws<ArgumentOutOfRangeException>(() => Cce.Forward(_ctx, Inputs(), new float[1], options: o))!;
+        var e = ExpectNative(() => Cce.Forward(_ctx, Inputs(), new float[1], options: o), name);
         Assert.That(e.ParamName, Is.EqualTo(name));
     }
 
@@ -144,5 +177,15 @@ public sealed class ShapeCheckTests
     {
         using var ilgpu = EngramContext.Create(EngramBackend.IlgpuCpu);
         ExpectArgument(() => Cce.Forward(ilgpu, Inputs(), new float[N]), "loss");
+        // The ILGPU port never calls libengram; it applies libengram's rules with the same exception types.
+        Assert.Throws<EngramArgumentException>(() => Cce.Forward(ilgpu, Inputs(), new float[1], options: new CceOptions { Softcap = -1 }));
+        Assert.Throws<EngramArgumentException>(() => Cce.Forward(ilgpu,
+            new CceInputs<float, long>(CceShape.Shard(N, D, 0, V, 2 * V), _e, _c, _targets), new float[1]));
+        Assert.Throws<EngramArgumentException>(() => Cce.Forward(ilgpu, new CceInputs<float, long>(new CceShape(0, D, V), [], _c, []), new float[1]));
+        Assert.Throws<EngramArgumentException>(() => Cce.Backward(ilgpu, Inputs(), new CceGrads<float>(e: _e)));
+        Assert.Throws<EngramArgumentException>(() => Cce.Backward(ilgpu, Inputs(), new CceGrads<float>()));
+        Assert.Throws<EngramArgumentException>(() => Cce.ShardCombine<long>(ilgpu, 0, 2 * V, [], new float[N], default, _targets, new float[1]));
+        var e = Assert.Throws<EngramException>(() => Cce.Backward(ilgpu, Inputs(), new CceGrads<Half>(e: new Half[N * D])))!;
+        Assert.That(e.Status, Is.EqualTo(EngramStatus.Unsupported));
     }
 }

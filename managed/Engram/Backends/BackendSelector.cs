@@ -27,12 +27,14 @@ public sealed class BackendUnavailableException : InvalidOperationException
 }
 
 /// <summary>
-/// Backend choice: <see cref="EngramBackend.Auto"/> picks native CUDA (a CUDA build of libengram and a
-/// device), then an ILGPU GPU (an ILGPU CUDA or OpenCL accelerator), then native CPU.
+/// Which backends can run here. <see cref="EngramContext.Create(EngramBackend, int)"/> with
+/// <see cref="EngramBackend.Auto"/> keeps every available backend of <see cref="AutoOrder"/> and routes each
+/// op to the first of them that supports it (<see cref="EngramContext.BackendFor"/>); <see cref="Resolve"/>
+/// answers the coarser question "which backend would Auto put first".
 /// </summary>
 public static class BackendSelector
 {
-    /// <summary>The order Auto tries.</summary>
+    /// <summary>The order in which Auto prefers backends, for every op: native CUDA, an ILGPU GPU, native CPU.</summary>
     public static IReadOnlyList<EngramBackend> AutoOrder { get; } =
         [EngramBackend.NativeCuda, EngramBackend.IlgpuGpu, EngramBackend.NativeCpu];
 
@@ -67,8 +69,9 @@ public static class BackendSelector
         [.. new[] { EngramBackend.NativeCuda, EngramBackend.IlgpuGpu, EngramBackend.NativeCpu, EngramBackend.IlgpuCpu }.Select(Probe)];
 
     /// <summary>
-    /// The concrete backend for a request: Auto → the first available of <see cref="AutoOrder"/>; a named
-    /// backend is returned as is when available.
+    /// The concrete backend for a request: Auto → the first available of <see cref="AutoOrder"/> (the
+    /// <see cref="EngramContext.Backend"/> of an Auto context; single ops may still run on a later one); a
+    /// named backend is returned as is when available.
     /// </summary>
     /// <exception cref="BackendUnavailableException">The named backend (or, for Auto, every candidate) cannot run here.</exception>
     public static EngramBackend Resolve(EngramBackend requested)

@@ -39,6 +39,8 @@ public enum EngramDType
     I32 = 3,
     /// <summary>64-bit signed integer ids.</summary>
     I64 = 4,
+    /// <summary>Packed unsigned 2-bit codes, 16 per 32-bit word (the 2-bit weight family).</summary>
+    U2 = 5,
 }
 
 /// <summary>The native backend of a context (<c>engram_backend</c>).</summary>

@@ -9,8 +9,10 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Library)]
     internal static partial EngramStatus engram_device_alloc(EngramContextHandle ctx, ulong bytes, out nint ptr);
 
+    // Called by DeviceMemoryHandle.ReleaseNative only, with the raw context pointer (the handle being
+    // released holds the context's last reference, if its owner has disposed it).
     [LibraryImport(Library)]
-    internal static partial EngramStatus engram_device_free(EngramContextHandle ctx, nint ptr);
+    internal static partial EngramStatus engram_device_free(nint ctx, nint ptr);
 
     [LibraryImport(Library)]
     internal static partial EngramStatus engram_copy_to_device(EngramContextHandle ctx, nint dst, void* src, ulong bytes);

@@ -4,8 +4,9 @@ namespace Engram.Native;
 
 /// <summary>
 /// Every libengram entry point, declared once (LibraryImport, source-generated marshalling),
-/// one partial file per area of engram.h: Info, Context, Device, Cce. Callers go through
-/// <see cref="Check"/>, which turns a non-zero status into an <see cref="EngramException"/>.
+/// one partial file per area of engram.h: Info, Context, Device, Ops, Cce. Callers go through
+/// <see cref="Check"/>, which turns a non-zero status into an <see cref="EngramArgumentException"/>
+/// (INVALID_ARGUMENT) or an <see cref="EngramException"/>.
 /// </summary>
 internal static unsafe partial class NativeMethods
 {
@@ -52,10 +53,14 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial EngramStatus engram_struct_layout(string structName, string? field, ulong* value);
 
-    /// <summary>Throws an <see cref="EngramException"/> carrying the native message unless <paramref name="status"/> is Ok.</summary>
+    /// <summary>
+    /// Throws unless <paramref name="status"/> is Ok, with the native message: ENGRAM_ERR_INVALID_ARGUMENT
+    /// as an <see cref="EngramArgumentException"/> (an ArgumentException), any other status as an
+    /// <see cref="EngramException"/>.
+    /// </summary>
     internal static void Check(EngramStatus status)
     {
-        if (status != EngramStatus.Ok) throw new EngramException(status, LastError());
+        if (status != EngramStatus.Ok) throw EngramErrors.For(status, LastError());
     }
 
     /// <summary>engram_last_error() of this thread, as a string.</summary>

@@ -1,7 +1,7 @@
 using ILGPU;
 using ILGPU.Algorithms;
 
-namespace Engram.Ilgpu;
+namespace Engram.Ops;
 
 /// <summary>Scalars of one CCE launch (a value-type kernel parameter).</summary>
 internal struct CceKernelParams

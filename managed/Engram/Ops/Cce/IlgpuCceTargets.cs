@@ -1,9 +1,8 @@
-using Engram.Ops;
 
-namespace Engram.Ilgpu;
+namespace Engram.Ops;
 
 /// <summary>Host-side target scan of the ILGPU backend (the same rules and message as libengram).</summary>
-internal static class IlgpuTargets
+internal static class IlgpuCceTargets
 {
     /// <summary>
     /// Per token: -2 if ignored, -1 if the target lies outside this shard, else its column in the shard.

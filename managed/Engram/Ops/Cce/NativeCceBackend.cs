@@ -1,7 +1,7 @@
+using Engram.Backends;
 using Engram.Native;
-using Engram.Ops;
 
-namespace Engram.Backends;
+namespace Engram.Ops;
 
 /// <summary>CCE on libengram's CPU or CUDA backend (host spans; CUDA via <see cref="NativeStaging"/>).</summary>
 internal sealed unsafe class NativeCceBackend : ICceBackend
@@ -32,6 +32,7 @@ internal sealed unsafe class NativeCceBackend : ICceBackend
     public void Backward(in CceHostProblem p, CceOptions o, ReadOnlySpan<float> lse, ReadOnlySpan<float> gradLoss,
         in CceHostGrads g)
     {
+        if (_cuda) CceChecks.Disjoint("engram_cce_backward (staged host spans)", p, g);
         var opts = o.ToNative();
         fixed (byte* e = p.E, c = p.C, b = p.Bias, t = p.Targets)
         fixed (float* pz = lse, pg = gradLoss)
@@ -49,6 +50,7 @@ internal sealed unsafe class NativeCceBackend : ICceBackend
     public void ForwardBackward(in CceHostProblem p, CceOptions o, ReadOnlySpan<float> gradLoss, Span<float> loss,
         Span<float> lse, in CceHostGrads g)
     {
+        if (_cuda) CceChecks.Disjoint("engram_cce_forward_backward (staged host spans)", p, g);
         var opts = o.ToNative();
         fixed (byte* e = p.E, c = p.C, b = p.Bias, t = p.Targets)
         fixed (float* pg = gradLoss, pl = loss, pz = lse)
@@ -93,35 +95,6 @@ internal sealed unsafe class NativeCceBackend : ICceBackend
             s.Finish();
         }
     }
-
-    public OpStats LastOpStats
-    {
-        get
-        {
-            EngramOpStats st;
-            NativeMethods.Check(NativeMethods.engram_op_stats_init(&st));
-            NativeMethods.Check(NativeMethods.engram_context_get_op_stats(_ctx, &st));
-            var counters = st.Counters();
-            ulong Get(string name) => counters.TryGetValue(name, out var v) ? v : 0;
-            return new OpStats(Get("blocks_total"), Get("blocks_skipped"), Get("tokens_valid"));
-        }
-    }
-
-    public MemoryStats MemoryStats
-    {
-        get
-        {
-            EngramMemoryStats st;
-            NativeMethods.Check(NativeMethods.engram_memory_stats_init(&st));
-            NativeMethods.Check(NativeMethods.engram_context_get_memory_stats(_ctx, &st));
-            return new MemoryStats(st.current_bytes, st.peak_bytes, st.allocations);
-        }
-    }
-
-    public void ResetPeakMemory() => NativeMethods.Check(NativeMethods.engram_context_reset_peak_memory(_ctx));
-
-    // The context handle belongs to EngramContext, which disposes it.
-    public void Dispose() { }
 
     internal static EngramCceInputs Inputs(CceShape shape, EngramDType dtype, EngramDType targetDType, void* e,
         void* c, void* bias, void* targets)

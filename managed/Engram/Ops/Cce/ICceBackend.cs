@@ -1,8 +1,9 @@
-using Engram.Ops;
+namespace Engram.Ops;
 
-namespace Engram.Backends;
-
-/// <summary>A CCE problem after the managed checks: sizes match, dtypes known. Empty spans mean NULL.</summary>
+/// <summary>
+/// A CCE problem after the managed checks: element types known, span lengths match the shape (when the
+/// shape is valid; an invalid one is rejected by libengram or the ILGPU port). Empty spans mean NULL.
+/// </summary>
 internal readonly ref struct CceHostProblem
 {
     public CceHostProblem(CceShape shape, EngramDType dtype, EngramDType targetDType, ReadOnlySpan<byte> e,
@@ -44,11 +45,12 @@ internal readonly ref struct CceHostGrads
 }
 
 /// <summary>
-/// One implementation of CCE over host memory: libengram (CPU, or CUDA with staging copies) or
-/// the ILGPU kernels. <see cref="Engram.Ops.Cce"/> checks shapes, then calls the context's backend.
-/// Optional outputs and inputs are empty spans.
+/// The CCE family's port on one backend, over host memory: libengram (CPU, or CUDA with staging copies)
+/// or the ILGPU kernels. <see cref="Cce"/> checks span lengths, then calls the port of the backend the
+/// context routes the op to. Optional outputs and inputs are empty spans. Context-level facts (memory and
+/// op stats) belong to the backend engine, not to the port.
 /// </summary>
-internal interface ICceBackend : IDisposable
+internal interface ICceBackend
 {
     void Forward(in CceHostProblem p, CceOptions o, Span<float> loss, Span<float> lse);
 
@@ -64,12 +66,4 @@ internal interface ICceBackend : IDisposable
     void ShardCombine(long n, long numShards, long vocabTotal, ReadOnlySpan<float> shardLse,
         ReadOnlySpan<float> targetLogit, ReadOnlySpan<float> logitSum, ReadOnlySpan<byte> targets,
         EngramDType targetDType, CceOptions o, Span<float> loss, Span<float> lse);
-
-    /// <summary>What the last op did (blocks visited and skipped by the filter, valid tokens).</summary>
-    OpStats LastOpStats { get; }
-
-    /// <summary>Scratch memory the backend allocated.</summary>
-    MemoryStats MemoryStats { get; }
-
-    void ResetPeakMemory();
 }

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using Engram.Backends;
 
 namespace Engram.Ops;
 
@@ -7,8 +6,11 @@ namespace Engram.Ops;
 /// Fused linear cross-entropy ("Cut Your Losses"): the loss of logits z = e·cᵀ + bias (optionally
 /// softcapped) against targets, without ever storing the n×v logit matrix. Host-span overloads run on
 /// every backend (a native CUDA context copies them to the device and back); the DeviceBuffer overloads
-/// in Cce.Device.cs keep data on the GPU. Sizes are checked here, before libengram is called, with
-/// <see cref="ArgumentException"/>s; libengram's own checks (e.g. target ids) raise <see cref="EngramException"/>.
+/// in Cce.Device.cs keep data on the GPU. Each op runs on the backend the context routes it to
+/// (<see cref="EngramContext.BackendFor"/>). Span lengths are checked here (<see cref="ArgumentException"/>
+/// naming the span); every other rule is libengram's: a rejected argument is an
+/// <see cref="EngramArgumentException"/>, other failures (e.g. a target id out of range) an
+/// <see cref="EngramException"/>.
 /// </summary>
 public static partial class Cce
 {
@@ -21,12 +23,12 @@ public static partial class Cce
         where T : unmanaged where TTarget : unmanaged
     {
         ArgumentNullException.ThrowIfNull(context);
-        var o = Options(options);
+        var o = options ?? CceOptions.Default;
         var p = inputs.Check();
-        CceChecks.Unsharded(p.Shape, nameof(Forward), nameof(ShardForward) + " and " + nameof(ShardCombine));
-        CheckLoss(loss.Length, p.Shape.N, o, nameof(loss));
-        CceChecks.Optional(lse.Length, p.Shape.N, nameof(lse), "n (or empty)");
-        context.Cce.Forward(p, o, loss, lse);
+        long n = p.Shape.N;
+        CceChecks.Length(loss.Length, CceChecks.LossElements(n, o), nameof(loss), CceChecks.LossWhat(o));
+        CceChecks.Optional(lse.Length, CceChecks.Elements(n), nameof(lse), "n (or empty)");
+        context.Cce(EngramOp.CceForward, p.DType).Forward(p, o, loss, lse);
     }
 
     /// <summary>
@@ -41,14 +43,12 @@ public static partial class Cce
         where T : unmanaged where TTarget : unmanaged where TGrad : unmanaged
     {
         ArgumentNullException.ThrowIfNull(context);
-        var o = Options(options);
+        var o = options ?? CceOptions.Default;
         var p = inputs.Check();
         var g = grads.Check(p);
-        if (p.Shape.IsSharded && lse.IsEmpty)
-            throw new ArgumentException("a vocabulary shard's backward needs the global lse from ShardCombine", nameof(lse));
-        CceChecks.Optional(lse.Length, p.Shape.N, nameof(lse), "n (or empty)");
+        CceChecks.Optional(lse.Length, CceChecks.Elements(p.Shape.N), nameof(lse), "n (or empty)");
         CheckGradLoss(gradLoss.Length, p.Shape.N, o);
-        context.Cce.Backward(p, o, lse, gradLoss, g);
+        context.Cce(EngramOp.CceBackward, p.DType).Backward(p, o, lse, gradLoss, g);
     }
 
     /// <summary>
@@ -61,14 +61,14 @@ public static partial class Cce
         where T : unmanaged where TTarget : unmanaged where TGrad : unmanaged
     {
         ArgumentNullException.ThrowIfNull(context);
-        var o = Options(options);
+        var o = options ?? CceOptions.Default;
         var p = inputs.Check();
-        CceChecks.Unsharded(p.Shape, nameof(ForwardBackward), "ShardForward, ShardCombine and Backward");
         var g = grads.Check(p);
-        CheckLoss(loss.Length, p.Shape.N, o, nameof(loss));
-        CceChecks.Optional(lse.Length, p.Shape.N, nameof(lse), "n (or empty)");
-        CheckGradLoss(gradLoss.Length, p.Shape.N, o);
-        context.Cce.ForwardBackward(p, o, gradLoss, loss, lse, g);
+        long n = p.Shape.N;
+        CceChecks.Length(loss.Length, CceChecks.LossElements(n, o), nameof(loss), CceChecks.LossWhat(o));
+        CceChecks.Optional(lse.Length, CceChecks.Elements(n), nameof(lse), "n (or empty)");
+        CheckGradLoss(gradLoss.Length, n, o);
+        context.Cce(EngramOp.CceForwardBackward, p.DType).ForwardBackward(p, o, gradLoss, loss, lse, g);
     }
 
     /// <summary>
@@ -81,19 +81,20 @@ public static partial class Cce
         where T : unmanaged where TTarget : unmanaged
     {
         ArgumentNullException.ThrowIfNull(context);
-        var o = Options(options);
+        var o = options ?? CceOptions.Default;
         var p = inputs.Check();
-        CceChecks.Length(shardLse.Length, p.Shape.N, nameof(shardLse), "n");
-        CceChecks.Length(targetLogit.Length, p.Shape.N, nameof(targetLogit), "n");
-        CheckLogitSum(logitSum.Length, p.Shape.N, o);
-        context.Cce.ShardForward(p, o, shardLse, targetLogit, logitSum);
+        long? n = CceChecks.Elements(p.Shape.N);
+        CceChecks.Length(shardLse.Length, n, nameof(shardLse), "n");
+        CceChecks.Length(targetLogit.Length, n, nameof(targetLogit), "n");
+        CceChecks.Optional(logitSum.Length, n, nameof(logitSum), "n (or empty without label smoothing)");
+        context.Cce(EngramOp.CceShardForward, p.DType).ShardForward(p, o, shardLse, targetLogit, logitSum);
     }
 
     /// <summary>
     /// Step 2: merges shards into the exact loss. <paramref name="shardLse"/> [numShards, n] gathered from
     /// every shard; <paramref name="targetLogit"/> and <paramref name="logitSum"/> [n] summed over shards
     /// (logitSum empty when label smoothing is off). Writes loss (n or 1 by reduction) and the global lse
-    /// (n, or empty) that each shard then passes to Backward.
+    /// (n, or empty) that each shard then passes to Backward. n is the length of <paramref name="targets"/>.
     /// </summary>
     public static void ShardCombine<TTarget>(EngramContext context, long numShards, long vocabTotal,
         ReadOnlySpan<float> shardLse, ReadOnlySpan<float> targetLogit, ReadOnlySpan<float> logitSum,
@@ -101,39 +102,20 @@ public static partial class Cce
         where TTarget : unmanaged
     {
         ArgumentNullException.ThrowIfNull(context);
-        var o = Options(options);
+        var o = options ?? CceOptions.Default;
         var targetDType = DTypes.OfTarget<TTarget>(nameof(targets));
         long n = targets.Length;
-        if (n == 0) throw new ArgumentException("targets is empty: n must be positive", nameof(targets));
-        if (numShards <= 0 || vocabTotal <= 0 || numShards > vocabTotal)
-            throw new ArgumentOutOfRangeException(nameof(numShards), numShards,
-                $"need 1 <= numShards <= vocabTotal ({vocabTotal})");
-        CceChecks.Length(shardLse.Length, numShards * n, nameof(shardLse), "numShards·n");
+        CceChecks.Length(shardLse.Length, CceChecks.Elements(numShards, n), nameof(shardLse), "numShards·n");
         CceChecks.Length(targetLogit.Length, n, nameof(targetLogit), "n");
-        CheckLogitSum(logitSum.Length, n, o);
-        CheckLoss(loss.Length, n, o, nameof(loss));
+        CceChecks.Optional(logitSum.Length, n, nameof(logitSum), "n (or empty without label smoothing)");
+        CceChecks.Length(loss.Length, CceChecks.LossElements(n, o), nameof(loss), CceChecks.LossWhat(o));
         CceChecks.Optional(lse.Length, n, nameof(lse), "n (or empty)");
-        context.Cce.ShardCombine(n, numShards, vocabTotal, shardLse, targetLogit, logitSum,
-            MemoryMarshal.AsBytes(targets), targetDType, o, loss, lse);
+        // The combine reads fp32 statistics only: it is routed as an F32 op.
+        context.Cce(EngramOp.CceShardCombine, EngramDType.F32).ShardCombine(n, numShards, vocabTotal, shardLse,
+            targetLogit, logitSum, MemoryMarshal.AsBytes(targets), targetDType, o, loss, lse);
     }
-
-    private static CceOptions Options(CceOptions? options)
-    {
-        var o = options ?? CceOptions.Default;
-        o.Validate();
-        return o;
-    }
-
-    private static void CheckLoss(long length, long n, CceOptions o, string name) =>
-        CceChecks.Length(length, o.LossLength(n), name, o.Reduction == CceReduction.None ? "n (reduction None)" : $"1 (reduction {o.Reduction})");
 
     private static void CheckGradLoss(long length, long n, CceOptions o) =>
-        CceChecks.Optional(length, o.LossLength(n), "gradLoss",
+        CceChecks.Optional(length, CceChecks.LossElements(n, o), "gradLoss",
             o.Reduction == CceReduction.None ? "n (reduction None; or empty for 1)" : $"1 (reduction {o.Reduction}; or empty for 1)");
-
-    private static void CheckLogitSum(long length, long n, CceOptions o)
-    {
-        if (o.LabelSmoothing > 0) CceChecks.Length(length, n, "logitSum", "n (label smoothing is on)");
-        else CceChecks.Optional(length, n, "logitSum", "n (or empty)");
-    }
 }

@@ -1,9 +1,9 @@
+using Engram.Ilgpu;
 using Engram.Backends;
-using Engram.Ops;
 using ILGPU;
 using ILGPU.Runtime;
 
-namespace Engram.Ilgpu;
+namespace Engram.Ops;
 
 /// <summary>
 /// CCE on an ILGPU accelerator (the fallback). 16-bit inputs are widened to fp32 on upload; gradients
@@ -13,7 +13,19 @@ namespace Engram.Ilgpu;
 /// </summary>
 internal sealed class IlgpuCceBackend : ICceBackend
 {
-    private readonly Context _context;
+    private static readonly EngramDType[] s_float = [EngramDType.F32, EngramDType.F16, EngramDType.BF16];
+
+    /// <summary>The CCE ops this port runs and their dtypes (as libengram's registry: combine reads fp32 statistics).</summary>
+    public static IReadOnlyDictionary<EngramOp, EngramDType[]> Ports { get; } = new Dictionary<EngramOp, EngramDType[]>
+    {
+        [EngramOp.CceForward] = s_float,
+        [EngramOp.CceBackward] = s_float,
+        [EngramOp.CceForwardBackward] = s_float,
+        [EngramOp.CceShardForward] = s_float,
+        [EngramOp.CceShardCombine] = [EngramDType.F32],
+    };
+
+    private readonly IlgpuEngine _engine;
     private readonly Accelerator _accelerator;
     private readonly int _groupSize;
     private readonly IlgpuScratch _scratch;
@@ -25,14 +37,13 @@ internal sealed class IlgpuCceBackend : ICceBackend
         ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, CceKernelParams> _gradC;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>,
         ArrayView<float>, int, CceKernelParams> _combine;
-    private readonly Lock _gate = new(); // calls on one context are serialised, as in libengram
-    private OpStats _lastOp;
 
-    public IlgpuCceBackend(Context context, Accelerator accelerator)
+    public IlgpuCceBackend(IlgpuEngine engine)
     {
-        _context = context;
+        _engine = engine;
+        var accelerator = engine.Accelerator;
         _accelerator = accelerator;
-        _scratch = new IlgpuScratch(accelerator);
+        _scratch = engine.Scratch;
         // The CPU accelerator simulates every thread: small groups keep tests fast there.
         int preferred = accelerator.AcceleratorType == AcceleratorType.CPU ? 16 : 128;
         _groupSize = (int)Math.Min(preferred, Math.Min(IlgpuCceKernels.MaxGroupSize, accelerator.MaxNumThreadsPerGroup));
@@ -47,67 +58,63 @@ internal sealed class IlgpuCceBackend : ICceBackend
             ArrayView<int>, ArrayView<float>, int, CceKernelParams>(IlgpuCceKernels.Combine);
     }
 
-    /// <summary>The accelerator's name, e.g. "CPUAccelerator" or a GPU's name.</summary>
-    public string DeviceName => _accelerator.Name;
-
-    public OpStats LastOpStats => _lastOp;
-
-    public MemoryStats MemoryStats => _scratch.Stats;
-
-    public void ResetPeakMemory() => _scratch.ResetPeak();
-
     public void Forward(in CceHostProblem p, CceOptions o, Span<float> loss, Span<float> lse)
     {
-        using var gate = _gate.EnterScope();
+        IlgpuCceChecks.Forward(p, o, loss, lse);
+        using var gate = _engine.Gate.EnterScope();
         using var dev = Upload(p, o);
         float[] stats = RunForward(dev);
         int n = dev.Params.N;
         WriteLoss(o, stats.AsSpan(3 * n, n), dev.Valid, loss);
         if (!lse.IsEmpty) stats.AsSpan(0, n).CopyTo(lse);
-        _lastOp = new OpStats(0, 0, (ulong)dev.Valid);
+        Record(EngramOp.CceForward, dev.Valid);
     }
 
     public void Backward(in CceHostProblem p, CceOptions o, ReadOnlySpan<float> lse, ReadOnlySpan<float> gradLoss,
         in CceHostGrads g)
     {
-        using var gate = _gate.EnterScope();
+        IlgpuCceChecks.Backward(p, o, lse, g);
+        using var gate = _engine.Gate.EnterScope();
         using var dev = Upload(p, o);
         float[] tokenLse = lse.IsEmpty ? RunForward(dev)[..dev.Params.N] : lse.ToArray();
-        RunBackward(dev, o, tokenLse, gradLoss, g);
+        RunBackward(EngramOp.CceBackward, dev, o, tokenLse, gradLoss, g);
     }
 
     public void ForwardBackward(in CceHostProblem p, CceOptions o, ReadOnlySpan<float> gradLoss, Span<float> loss,
         Span<float> lse, in CceHostGrads g)
     {
-        using var gate = _gate.EnterScope();
+        IlgpuCceChecks.ForwardBackward(p, o, loss, lse, g);
+        using var gate = _engine.Gate.EnterScope();
         using var dev = Upload(p, o);
         float[] stats = RunForward(dev);
         int n = dev.Params.N;
         WriteLoss(o, stats.AsSpan(3 * n, n), dev.Valid, loss);
         if (!lse.IsEmpty) stats.AsSpan(0, n).CopyTo(lse);
-        RunBackward(dev, o, stats[..n], gradLoss, g);
+        RunBackward(EngramOp.CceForwardBackward, dev, o, stats[..n], gradLoss, g);
     }
 
     public void ShardForward(in CceHostProblem p, CceOptions o, Span<float> shardLse, Span<float> targetLogit,
         Span<float> logitSum)
     {
-        using var gate = _gate.EnterScope();
+        IlgpuCceChecks.ShardForward(p, o, shardLse, targetLogit, logitSum);
+        using var gate = _engine.Gate.EnterScope();
         using var dev = Upload(p, o);
         float[] stats = RunForward(dev);
         int n = dev.Params.N;
         stats.AsSpan(0, n).CopyTo(shardLse);
         stats.AsSpan(n, n).CopyTo(targetLogit);
         if (!logitSum.IsEmpty) stats.AsSpan(2 * n, n).CopyTo(logitSum);
-        _lastOp = new OpStats(0, 0, (ulong)dev.Valid);
+        Record(EngramOp.CceShardForward, dev.Valid);
     }
 
     public void ShardCombine(long n, long numShards, long vocabTotal, ReadOnlySpan<float> shardLse,
         ReadOnlySpan<float> targetLogit, ReadOnlySpan<float> logitSum, ReadOnlySpan<byte> targets,
         EngramDType targetDType, CceOptions o, Span<float> loss, Span<float> lse)
     {
-        using var gate = _gate.EnterScope();
+        IlgpuCceChecks.ShardCombine(n, numShards, vocabTotal, logitSum, o, loss, lse);
+        using var gate = _engine.Gate.EnterScope();
         var shape = new CceShape(n, 1, vocabTotal);
-        int[] col = IlgpuTargets.Columns(targets, targetDType, shape, o, out int valid);
+        int[] col = IlgpuCceTargets.Columns(targets, targetDType, shape, o, out int valid);
         int[] isValid = Array.ConvertAll(col, x => x == IlgpuCceKernels.Ignored ? 0 : 1);
         var prm = Params(shape, o, EngramDType.F32, hasBias: false);
         using var scope = _scratch.Scope();
@@ -121,19 +128,24 @@ internal sealed class IlgpuCceBackend : ICceBackend
         float[] output = dOut.GetAsArray1D();
         WriteLoss(o, output.AsSpan(0, (int)n), valid, loss);
         if (!lse.IsEmpty) output.AsSpan((int)n, (int)n).CopyTo(lse);
-        _lastOp = new OpStats(0, 0, (ulong)valid);
+        Record(EngramOp.CceShardCombine, valid);
     }
 
-    public void Dispose()
+    // The counters libengram's CCE sets (engram_cce.h); the ILGPU kernels visit every block of a token.
+    private void Record(EngramOp op, int valid, ulong visited = 0, ulong skipped = 0, bool backward = false)
     {
-        _scratch.Dispose();
-        _accelerator.Dispose();
-        _context.Dispose();
+        var counters = new Dictionary<string, ulong> { ["tokens_valid"] = (ulong)valid };
+        if (backward)
+        {
+            counters["blocks_total"] = visited;
+            counters["blocks_skipped"] = skipped;
+        }
+        _engine.RecordOp(op, counters);
     }
 
     private DeviceProblem Upload(in CceHostProblem p, CceOptions o)
     {
-        int[] col = IlgpuTargets.Columns(p.Targets, p.TargetDType, p.Shape, o, out int valid);
+        int[] col = IlgpuCceTargets.Columns(p.Targets, p.TargetDType, p.Shape, o, out int valid);
         var scope = _scratch.Scope();
         try
         {
@@ -160,7 +172,7 @@ internal sealed class IlgpuCceBackend : ICceBackend
         return stats.GetAsArray1D();
     }
 
-    private void RunBackward(DeviceProblem dev, CceOptions o, float[] tokenLse, ReadOnlySpan<float> gradLoss,
+    private void RunBackward(EngramOp op, DeviceProblem dev, CceOptions o, float[] tokenLse, ReadOnlySpan<float> gradLoss,
         in CceHostGrads g)
     {
         var prm = dev.Params;
@@ -194,7 +206,7 @@ internal sealed class IlgpuCceBackend : ICceBackend
             if (!g.C.IsEmpty) DTypes.FromSingle(gradC.GetAsArray1D(), g.DType, g.C);
             if (!g.Bias.IsEmpty) DTypes.FromSingle(gradBias.GetAsArray1D(), g.DType, g.Bias);
         }
-        _lastOp = new OpStats(visited, skipped, (ulong)dev.Valid);
+        Record(op, dev.Valid, visited, skipped, backward: true);
     }
 
     // The upstream gradient of each token's loss: grad_loss[i] (NONE), grad_loss[0] (SUM), or

@@ -1,10 +1,10 @@
-using Engram.Backends;
 using Engram.Native;
 
 namespace Engram.Ops;
 
-// The DeviceBuffer overloads: data stays on the GPU of a native CUDA context, pointers go
-// straight to libengram. Same semantics and checks as the host-span overloads.
+// The DeviceBuffer overloads: data stays on the GPU of the context's native CUDA backend, pointers go
+// straight to libengram. Managed code checks that each buffer belongs to the context and has the
+// shape's length; libengram checks the rest, as for the host-span overloads.
 public static unsafe partial class Cce
 {
     /// <summary>Forward on device buffers (see the host overload).</summary>
@@ -14,9 +14,8 @@ public static unsafe partial class Cce
     {
         var (ctx, o, native) = Prepare(context, inputs, options);
         var opts = o.ToNative();
-        CceChecks.Unsharded(inputs.Shape, nameof(Forward), nameof(ShardForward) + " and " + nameof(ShardCombine));
-        CheckDevice(context, loss, o.LossLength(inputs.Shape.N), nameof(loss));
-        CheckDevice(context, lse, inputs.Shape.N, nameof(lse));
+        CheckDevice(context, loss, CceChecks.LossElements(inputs.Shape.N, o), nameof(loss));
+        CheckDevice(context, lse, CceChecks.Elements(inputs.Shape.N), nameof(lse));
         NativeMethods.Check(NativeMethods.engram_cce_forward(ctx, &native, &opts, F(loss), F(lse)));
     }
 
@@ -28,10 +27,8 @@ public static unsafe partial class Cce
     {
         var (ctx, o, native) = Prepare(context, inputs, options);
         var opts = o.ToNative();
-        if (inputs.Shape.IsSharded && lse is null)
-            throw new ArgumentException("a vocabulary shard's backward needs the global lse from ShardCombine", nameof(lse));
-        CheckDevice(context, lse, inputs.Shape.N, nameof(lse));
-        CheckDevice(context, gradLoss, o.LossLength(inputs.Shape.N), nameof(gradLoss));
+        CheckDevice(context, lse, CceChecks.Elements(inputs.Shape.N), nameof(lse));
+        CheckDevice(context, gradLoss, CceChecks.LossElements(inputs.Shape.N, o), nameof(gradLoss));
         var g = DeviceGrads(context, inputs, grads);
         NativeMethods.Check(NativeMethods.engram_cce_backward(ctx, &native, &opts, F(lse), F(gradLoss), &g));
     }
@@ -44,10 +41,9 @@ public static unsafe partial class Cce
     {
         var (ctx, o, native) = Prepare(context, inputs, options);
         var opts = o.ToNative();
-        CceChecks.Unsharded(inputs.Shape, nameof(ForwardBackward), "ShardForward, ShardCombine and Backward");
-        CheckDevice(context, loss, o.LossLength(inputs.Shape.N), nameof(loss));
-        CheckDevice(context, lse, inputs.Shape.N, nameof(lse));
-        CheckDevice(context, gradLoss, o.LossLength(inputs.Shape.N), nameof(gradLoss));
+        CheckDevice(context, loss, CceChecks.LossElements(inputs.Shape.N, o), nameof(loss));
+        CheckDevice(context, lse, CceChecks.Elements(inputs.Shape.N), nameof(lse));
+        CheckDevice(context, gradLoss, CceChecks.LossElements(inputs.Shape.N, o), nameof(gradLoss));
         var g = DeviceGrads(context, inputs, grads);
         NativeMethods.Check(NativeMethods.engram_cce_forward_backward(ctx, &native, &opts, F(gradLoss), F(loss),
             F(lse), &g));
@@ -61,11 +57,9 @@ public static unsafe partial class Cce
     {
         var (ctx, o, native) = Prepare(context, inputs, options);
         var opts = o.ToNative();
-        long n = inputs.Shape.N;
+        long? n = CceChecks.Elements(inputs.Shape.N);
         CheckDevice(context, shardLse, n, nameof(shardLse));
         CheckDevice(context, targetLogit, n, nameof(targetLogit));
-        if (o.LabelSmoothing > 0 && logitSum is null)
-            throw new ArgumentException("logitSum is required when label smoothing is on", nameof(logitSum));
         CheckDevice(context, logitSum, n, nameof(logitSum));
         NativeMethods.Check(NativeMethods.engram_cce_shard_forward(ctx, &native, &opts, F(shardLse),
             F(targetLogit), F(logitSum)));
@@ -81,19 +75,15 @@ public static unsafe partial class Cce
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(targets);
         var ctx = context.RequireNativeCuda("Cce.ShardCombine on device buffers");
-        var o = Options(options);
+        var o = options ?? CceOptions.Default;
         var opts = o.ToNative();
         var targetDType = DTypes.OfTarget<TTarget>(nameof(targets));
         long n = targets.Length;
-        if (numShards <= 0 || vocabTotal <= 0 || numShards > vocabTotal)
-            throw new ArgumentOutOfRangeException(nameof(numShards), numShards, $"need 1 <= numShards <= vocabTotal ({vocabTotal})");
-        CheckDevice(context, shardLse, numShards * n, nameof(shardLse));
+        CheckDevice(context, shardLse, CceChecks.Elements(numShards, n), nameof(shardLse));
         CheckDevice(context, targetLogit, n, nameof(targetLogit));
-        if (o.LabelSmoothing > 0 && logitSum is null)
-            throw new ArgumentException("logitSum is required when label smoothing is on", nameof(logitSum));
         CheckDevice(context, logitSum, n, nameof(logitSum));
         CheckDevice(context, targets, n, nameof(targets));
-        CheckDevice(context, loss, o.LossLength(n), nameof(loss));
+        CheckDevice(context, loss, CceChecks.LossElements(n, o), nameof(loss));
         CheckDevice(context, lse, n, nameof(lse));
         NativeMethods.Check(NativeMethods.engram_cce_shard_combine(ctx, n, numShards, vocabTotal, F(shardLse),
             F(targetLogit), F(logitSum), (void*)targets.Pointer, targetDType, &opts, F(loss), F(lse)));
@@ -106,15 +96,14 @@ public static unsafe partial class Cce
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(inputs);
         var ctx = context.RequireNativeCuda("Cce on device buffers");
-        var o = Options(options);
+        var o = options ?? CceOptions.Default;
         var dtype = DTypes.OfFloat<T>(nameof(inputs));
         var targetDType = DTypes.OfTarget<TTarget>(nameof(inputs));
         var s = inputs.Shape;
-        s.Validate(nameof(inputs));
-        CheckDevice(context, inputs.E, s.N * s.D, "inputs.E");
-        CheckDevice(context, inputs.C, s.V * s.D, "inputs.C");
-        CheckDevice(context, inputs.Targets, s.N, "inputs.Targets");
-        CheckDevice(context, inputs.Bias, s.V, "inputs.Bias");
+        CheckDevice(context, inputs.E, CceChecks.Elements(s.N, s.D), "inputs.E");
+        CheckDevice(context, inputs.C, CceChecks.Elements(s.V, s.D), "inputs.C");
+        CheckDevice(context, inputs.Targets, CceChecks.Elements(s.N), "inputs.Targets");
+        CheckDevice(context, inputs.Bias, CceChecks.Elements(s.V), "inputs.Bias");
         var native = NativeCceBackend.Inputs(s, dtype, targetDType, (void*)inputs.E.Pointer, (void*)inputs.C.Pointer,
             inputs.Bias is null ? null : (void*)inputs.Bias.Pointer, (void*)inputs.Targets.Pointer);
         return (ctx, o, native);
@@ -126,20 +115,14 @@ public static unsafe partial class Cce
     {
         ArgumentNullException.ThrowIfNull(grads);
         var dtype = DTypes.OfFloat<TGrad>(nameof(grads));
-        if (dtype != EngramDType.F32 && typeof(TGrad) != typeof(T))
-            throw new ArgumentException($"gradients are written as float or as the inputs' type, not {typeof(TGrad).Name}", nameof(grads));
-        if (grads.E is null && grads.C is null && grads.Bias is null)
-            throw new ArgumentException("grads has no output: give at least one of E, C, Bias", nameof(grads));
-        if (grads.Bias is not null && inputs.Bias is null)
-            throw new ArgumentException("grads.Bias is set but the inputs have no bias", nameof(grads));
         var s = inputs.Shape;
-        CheckDevice(context, grads.E, s.N * s.D, "grads.E");
-        CheckDevice(context, grads.C, s.V * s.D, "grads.C");
-        CheckDevice(context, grads.Bias, s.V, "grads.Bias");
+        CheckDevice(context, grads.E, CceChecks.Elements(s.N, s.D), "grads.E");
+        CheckDevice(context, grads.C, CceChecks.Elements(s.V, s.D), "grads.C");
+        CheckDevice(context, grads.Bias, CceChecks.Elements(s.V), "grads.Bias");
         return NativeCceBackend.Grads(dtype, P(grads.E), P(grads.C), P(grads.Bias));
     }
 
-    private static void CheckDevice<TElem>(EngramContext context, DeviceBuffer<TElem>? buffer, long length, string name)
+    private static void CheckDevice<TElem>(EngramContext context, DeviceBuffer<TElem>? buffer, long? length, string name)
         where TElem : unmanaged
     {
         if (buffer is null) return;

@@ -4,7 +4,9 @@ namespace Engram.Ops;
 
 /// <summary>
 /// Options of a CCE call (<c>engram_cce_options</c>). Defaults: mean reduction, ignore index -100,
-/// no softcap, no label smoothing, no z-loss, gradient filter chosen by dtype, targets checked.
+/// no softcap, no label smoothing, no z-loss, gradient filter chosen by dtype, targets checked, default
+/// scratch budget. Values are checked by libengram when an op runs (a bad one is an
+/// <see cref="EngramArgumentException"/> naming the <c>opts-&gt;</c> field).
 /// </summary>
 public sealed record CceOptions
 {
@@ -38,18 +40,12 @@ public sealed record CceOptions
     /// <summary>Validate target ids (out of range → <see cref="EngramStatus.OutOfRange"/>); false trusts them.</summary>
     public bool CheckTargets { get; init; } = true;
 
-    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> for a value libengram would reject.</summary>
-    public void Validate()
-    {
-        if (!Enum.IsDefined(Reduction))
-            throw new ArgumentOutOfRangeException(nameof(Reduction), Reduction, "not a CceReduction");
-        RequireFiniteNonNegative(Softcap, nameof(Softcap));
-        RequireFiniteNonNegative(ZLoss, nameof(ZLoss));
-        if (!float.IsFinite(LabelSmoothing) || LabelSmoothing < 0 || LabelSmoothing >= 1)
-            throw new ArgumentOutOfRangeException(nameof(LabelSmoothing), LabelSmoothing, "label smoothing must be in [0, 1)");
-        if (!float.IsFinite(FilterEps))
-            throw new ArgumentOutOfRangeException(nameof(FilterEps), FilterEps, "filter eps must be finite (negative = automatic)");
-    }
+    /// <summary>
+    /// Scratch budget in bytes, 0 = the default (4 MiB or 1/128 of the n×v logits, whichever is smaller).
+    /// libengram's CPU forward-backward sizes its token chunk to fit it: more memory, fewer passes, faster.
+    /// The ILGPU port ignores it.
+    /// </summary>
+    public ulong ScratchBytes { get; init; }
 
     /// <summary>The filter threshold actually used for inputs of <paramref name="dtype"/>.</summary>
     public float ResolvedFilterEps(EngramDType dtype) => FilterEps >= 0 ? FilterEps : DefaultFilterEps(dtype);
@@ -75,11 +71,6 @@ public sealed record CceOptions
         z_loss = ZLoss,
         filter_eps = FilterEps,
         check_targets = CheckTargets ? 1 : 0,
+        scratch_bytes = ScratchBytes,
     };
-
-    private static void RequireFiniteNonNegative(float value, string name)
-    {
-        if (!float.IsFinite(value) || value < 0)
-            throw new ArgumentOutOfRangeException(name, value, $"{name} must be finite and >= 0");
-    }
 }

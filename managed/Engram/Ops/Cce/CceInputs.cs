@@ -1,4 +1,3 @@
-using Engram.Backends;
 
 using System.Runtime.InteropServices;
 
@@ -13,7 +12,7 @@ public readonly ref struct CceInputs<T, TTarget>
     where T : unmanaged
     where TTarget : unmanaged
 {
-    /// <summary>Describes the inputs; sizes are checked when an op is called.</summary>
+    /// <summary>Describes the inputs; span lengths are checked when an op is called, everything else by libengram.</summary>
     public CceInputs(CceShape shape, ReadOnlySpan<T> e, ReadOnlySpan<T> c, ReadOnlySpan<TTarget> targets,
         ReadOnlySpan<T> bias = default)
     {
@@ -43,11 +42,10 @@ public readonly ref struct CceInputs<T, TTarget>
     {
         var dtype = DTypes.OfFloat<T>(nameof(E));
         var targetDType = DTypes.OfTarget<TTarget>(nameof(Targets));
-        Shape.Validate(nameof(Shape));
-        CceChecks.Length(E.Length, Shape.N * Shape.D, "e", "n·d");
-        CceChecks.Length(C.Length, Shape.V * Shape.D, "c", "v·d");
-        CceChecks.Length(Targets.Length, Shape.N, "targets", "n");
-        if (!Bias.IsEmpty) CceChecks.Length(Bias.Length, Shape.V, "bias", "v (or empty for no bias)");
+        CceChecks.Length(E.Length, CceChecks.Elements(Shape.N, Shape.D), "e", "n·d");
+        CceChecks.Length(C.Length, CceChecks.Elements(Shape.V, Shape.D), "c", "v·d");
+        CceChecks.Length(Targets.Length, CceChecks.Elements(Shape.N), "targets", "n");
+        CceChecks.Optional(Bias.Length, CceChecks.Elements(Shape.V), "bias", "v (or empty for no bias)");
         return new CceHostProblem(Shape, dtype, targetDType, MemoryMarshal.AsBytes(E), MemoryMarshal.AsBytes(C),
             MemoryMarshal.AsBytes(Bias), MemoryMarshal.AsBytes(Targets));
     }
@@ -80,21 +78,9 @@ public readonly ref struct CceGrads<TGrad> where TGrad : unmanaged
     internal CceHostGrads Check(in CceHostProblem p)
     {
         var dtype = DTypes.OfFloat<TGrad>("grads");
-        if (dtype != EngramDType.F32 && dtype != p.DType)
-            throw new ArgumentException(
-                $"gradients are written as float or as the inputs' type ({DTypes.Name(p.DType)}), not {typeof(TGrad).Name}",
-                "grads");
-        if (E.IsEmpty && C.IsEmpty && Bias.IsEmpty)
-            throw new ArgumentException("grads has no output: give at least one of E, C, Bias", "grads");
-        if (!E.IsEmpty) CceChecks.Length(E.Length, p.Shape.N * p.Shape.D, "grads.E", "n·d");
-        if (!C.IsEmpty) CceChecks.Length(C.Length, p.Shape.V * p.Shape.D, "grads.C", "v·d");
-        if (!Bias.IsEmpty)
-        {
-            CceChecks.Length(Bias.Length, p.Shape.V, "grads.Bias", "v");
-            if (p.Bias.IsEmpty) throw new ArgumentException("grads.Bias is set but the inputs have no bias", "grads");
-        }
-        var g = new CceHostGrads(dtype, MemoryMarshal.AsBytes(E), MemoryMarshal.AsBytes(C), MemoryMarshal.AsBytes(Bias));
-        CceChecks.NoOverlap(p, g);
-        return g;
+        CceChecks.Optional(E.Length, CceChecks.Elements(p.Shape.N, p.Shape.D), "grads.E", "n·d");
+        CceChecks.Optional(C.Length, CceChecks.Elements(p.Shape.V, p.Shape.D), "grads.C", "v·d");
+        CceChecks.Optional(Bias.Length, CceChecks.Elements(p.Shape.V), "grads.Bias", "v");
+        return new CceHostGrads(dtype, MemoryMarshal.AsBytes(E), MemoryMarshal.AsBytes(C), MemoryMarshal.AsBytes(Bias));
     }
 }
