@@ -3,7 +3,7 @@ using Engram.Cli.Commands;
 
 namespace Engram.Cli;
 
-/// <summary>The `engram` command line: info, verify, bench cce, compare, run.</summary>
+/// <summary>The `engram` command line: info, verify [OP], bench OP, compare, run.</summary>
 public static class EngramCli
 {
     /// <summary>Parses and runs <paramref name="args"/>; returns the exit code (0 ok, 1 mismatch/regression, 2 usage/environment).</summary>
@@ -46,9 +46,20 @@ public static class EngramCli
 
         var backend = new Option<string>("--backend") { Description = "Backend: " + BackendNames.Help, DefaultValueFactory = _ => "auto" };
         var seed = new Option<int>("--seed") { Description = "Random seed of the cases", DefaultValueFactory = _ => 1 };
-        var cases = new Option<int>("--cases") { Description = "Number of cases", DefaultValueFactory = _ => VerifyCommand.DefaultCases };
-        var verify = new Command("verify", "Run CCE on random awkward shapes and options against a float64 reference") { backend, seed, cases, json };
-        verify.SetAction(p => VerifyCommand.Run(output, BackendNames.Parse(p.GetValue(backend)!), p.GetValue(seed), p.GetValue(cases), p.GetValue(json)));
+        var cases = new Option<int?>("--cases")
+        {
+            Description = $"Native backends: the first N cases of each op (default: all); ILGPU: N random CCE cases (default {VerifyCommand.DefaultCases})",
+        };
+        var verifyOp = new Argument<string?>("OP")
+        {
+            Description = "An op family (cce) or one op (cce_forward, ...; `engram-bench list`); default: every op",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var verify = new Command("verify",
+            "Run the ops on awkward shapes against their float64 references: the native case suites (engram-bench verify) " +
+            "on cpu/cuda, the managed CCE verifier on ILGPU") { verifyOp, backend, seed, cases, json };
+        verify.SetAction(p => VerifyCommand.Run(output, BackendNames.Parse(p.GetValue(backend)!), p.GetValue(verifyOp),
+            p.GetValue(seed), p.GetValue(cases), p.GetValue(json)));
         root.Subcommands.Add(verify);
 
         root.Subcommands.Add(BuildBench(output));
@@ -86,10 +97,14 @@ public static class EngramCli
         var threads = new Option<int?>("--threads") { Description = "CPU worker threads (default: all cores)" };
         var variants = new Option<string?>("--variants") { Description = "engram variants: exact,fused,filtered,fused-filtered (default: all)" };
         var noPeer = new Option<bool>("--no-peer") { Description = "Skip the PyTorch peer (CPU, f32; run when a python3 with torch exists)" };
-        var cce = new Command("cce", "Benchmark fused linear cross-entropy against the naive method (runs engram-bench)")
-            { backend, n, v, d, dtype, reps, jsonFile, quick, from, threads, variants, noPeer };
-        cce.SetAction(p => BenchCommand.Run(output, new BenchSettings
+        var op = new Argument<string>("OP") { Description = "The op family to benchmark (engram-bench list): cce" };
+        var bench = new Command("bench",
+            "Benchmark an op family against the naive method and the machine's limits (runs the native driver engram-bench; " +
+            "every case is checked against the float64 reference before it is timed)")
+            { op, backend, n, v, d, dtype, reps, jsonFile, quick, from, threads, variants, noPeer };
+        bench.SetAction(p => BenchCommand.Run(output, new BenchSettings
         {
+            Op = p.GetValue(op)!,
             Backend = p.GetValue(backend),
             N = p.GetValue(n),
             V = p.GetValue(v),
@@ -103,6 +118,6 @@ public static class EngramCli
             Variants = p.GetValue(variants),
             Peer = !p.GetValue(noPeer),
         }));
-        return new Command("bench", "Benchmarks (run by the native driver engram-bench)") { cce };
+        return bench;
     }
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 namespace engram_bench {
 
 struct Settings {
+    std::string op = "cce";  // the op family benchmarked
     std::string backend = "cpu";
     int64_t n = 4096, v = 32768, d = 1024;
     std::string dtype = "f32";
@@ -36,6 +38,10 @@ struct Case {
     double filter_eps = 0.0;
     double blocks_skipped_frac = -1.0;  // < 0: not applicable
     std::string notes;
+    // Check against the float64 reference before timing (engram cases): the
+    // suite's reduced shape and the worst |err|/bound there; empty when none.
+    std::map<std::string, int64_t> validation_shape;
+    double validation_worst_ratio = -1.0;
 };
 
 struct Limits {
@@ -76,11 +82,11 @@ private:
     std::string backend_;
 };
 
-// Writes the engram-bench/1 JSON (docs/bench-json.md); vs_naive and the
+// Writes the engram-bench/2 JSON (docs/bench-json.md); vs_naive and the
 // fractions of the limits are derived here.
 std::string to_json(const Settings& s, const std::vector<Case>& cases, const Limits& limits,
                     const InputStats& inputs, const std::string& machine_cpu, int cpu_threads,
-                    const std::string& isa, const std::string& gpu);
+                    const std::string& isa, const std::string& gpu, const std::string& error);
 
 // One line per case for the log.
 void print_case(const Case& c, const std::vector<Case>& all);

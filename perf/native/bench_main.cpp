@@ -1,15 +1,25 @@
-// bench_main.cpp — engram-bench: the native benchmark driver.
+// bench_main.cpp — engram-bench: the native benchmark driver, over the op
+// families' case suites (perf/native/suites).
 //
-//   engram-bench cce [--backend cpu|cuda] [--n N --v V --d D] [--dtype f32|f16|bf16]
-//                    [--reps R] [--warmup W] [--threads T] [--variants a,b,...]
-//                    [--filter-eps X] [--samples S] [--no-naive] [--no-probes]
-//                    [--json FILE] [--seed S]
+//   engram-bench list [--json FILE|-]
+//   engram-bench verify [OP] [--backend cpu|cuda] [--seed S] [--cases N]
+//                       [--threads T] [--json FILE|-]
+//   engram-bench bench OP [--backend cpu|cuda] [--shape n=N,v=V,d=D]
+//                    [--dtype f32|f16|bf16] [--reps R] [--warmup W] [--threads T]
+//                    [--variants a,b,...] [--filter-eps X] [--samples S]
+//                    [--no-naive] [--no-probes] [--json FILE] [--seed S]
+//   engram-bench cce ...      (the same as `bench cce ...`; --n/--v/--d also work)
 //   engram-bench probe [--json FILE]
 //
-// Every run measures the machine's limits (memory bandwidth, BLAS GEMM at the
-// benchmark's size) in the same process, then engram's CCE variants and the
-// naive materialised method on the same inputs, and writes docs/bench-json.md.
-// Exit status: 0 ok, 1 a case failed, 2 usage error.
+// `verify` runs a suite's awkward cases against the float64 reference. `bench`
+// first checks every engram case it will time against the float64 reference
+// on the suite's reduced shape and stops, with no timings, if one is wrong
+// (fail closed); then it measures the machine's limits (memory bandwidth, BLAS
+// GEMM at the benchmark's size) in the same process, engram's CCE variants
+// and the naive materialised method on the same inputs, and writes
+// docs/bench-json.md (engram-bench/2).
+// Exit status: 0 ok, 1 a case failed or a result is wrong, 2 usage error.
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -21,9 +31,11 @@
 
 #include "bench_case.hpp"
 #include "bench_problem.hpp"
+#include "bench_suites.hpp"
 #include "cases_cpu.hpp"
 #include "engram.h"
 #include "naive_cpu.hpp"
+#include "registry.hpp"
 
 #if defined(ENGRAM_BENCH_CUDA)
 #include "cases_cuda.hpp"
@@ -36,58 +48,108 @@ namespace {
 [[noreturn]] void usage(const char* msg) {
     std::fprintf(stderr,
                  "engram-bench: %s\n"
-                 "usage: engram-bench cce [--backend cpu|cuda] [--n N] [--v V] [--d D]\n"
+                 "usage: engram-bench list [--json FILE|-]\n"
+                 "       engram-bench verify [OP] [--backend cpu|cuda] [--seed S] [--cases N]\n"
+                 "                           [--threads T] [--json FILE|-]\n"
+                 "       engram-bench bench OP [--backend cpu|cuda] [--shape n=N,v=V,d=D]\n"
                  "                        [--dtype f32|f16|bf16] [--reps R] [--warmup W]\n"
                  "                        [--threads T] [--variants exact,fused,filtered,fused-filtered]\n"
                  "                        [--filter-eps X] [--samples S] [--no-naive] [--no-probes]\n"
                  "                        [--json FILE] [--seed S]\n"
+                 "       engram-bench cce ...   (= bench cce ...)\n"
                  "       engram-bench probe [--json FILE]\n",
                  msg);
     std::exit(2);
 }
 
-std::vector<std::string> split(const std::string& s) {
+std::vector<std::string> split(const std::string& s, char sep = ',') {
     std::vector<std::string> out;
     std::stringstream ss(s);
     std::string item;
-    while (std::getline(ss, item, ',')) if (!item.empty()) out.push_back(item);
+    while (std::getline(ss, item, sep)) if (!item.empty()) out.push_back(item);
     return out;
 }
 
-Settings parse(int argc, char** argv, bool& probe_only) {
-    if (argc < 2) usage("missing command");
-    Settings s;
-    const std::string cmd = argv[1];
-    probe_only = cmd == "probe";
-    if (cmd != "cce" && !probe_only) usage(("unknown command '" + cmd + "'").c_str());
+long long positive(const std::string& option, const std::string& v) {
+    char* end = nullptr;
+    const long long x = std::strtoll(v.c_str(), &end, 10);
+    if (v.empty() || !end || *end || x <= 0) usage(("bad value for " + option + ": " + v).c_str());
+    return x;
+}
+
+// "n=4096,v=32768,d=1024": every name must be a dimension of the op's suite.
+void parse_shape(const std::string& text, const engram_suite::Suite& suite, Settings& s) {
+    for (const std::string& item : split(text)) {
+        const size_t eq = item.find('=');
+        if (eq == std::string::npos) usage(("--shape wants name=value items, got " + item).c_str());
+        const std::string name = item.substr(0, eq);
+        const long long value = positive("--shape " + name, item.substr(eq + 1));
+        if (name == "n") s.n = value;
+        else if (name == "v") s.v = value;
+        else if (name == "d") s.d = value;
+        else {
+            std::string dims;
+            for (const auto& d : suite.dims()) dims += " " + d.name;
+            usage(("op " + suite.family() + " has no dimension '" + name + "' (its dims:" + dims + ")").c_str());
+        }
+    }
+}
+
+std::string known_ops() {
+    std::string known;
+    for (const engram_suite::Suite* s : engram_suite::all_suites()) known += " " + s->family();
+    return known;
+}
+
+VerifySettings parse_verify(int argc, char** argv) {
+    VerifySettings vs;
     for (int i = 2; i < argc; ++i) {
         const std::string a = argv[i];
         auto value = [&]() -> std::string {
             if (i + 1 >= argc) usage(("missing value for " + a).c_str());
             return argv[++i];
         };
-        auto number = [&]() -> long long {
-            const std::string v = value();
-            char* end = nullptr;
-            const long long x = std::strtoll(v.c_str(), &end, 10);
-            if (!end || *end || x <= 0) usage(("bad value for " + a + ": " + v).c_str());
-            return x;
+        if (a == "--backend") vs.backend = value();
+        else if (a == "--seed") vs.seed = uint64_t(positive(a, value()));
+        else if (a == "--cases") vs.cases = int(positive(a, value()));
+        else if (a == "--threads") vs.threads = std::atoi(value().c_str());
+        else if (a == "--json") vs.json_path = value();
+        else if (a.rfind("--", 0) != 0 && vs.op.empty()) vs.op = a;
+        else usage(("unknown option " + a).c_str());
+    }
+    if (vs.backend != "cpu" && vs.backend != "cuda") usage("--backend must be cpu or cuda");
+    return vs;
+}
+
+// `bench OP ...` (first = index of the first option) or the alias `cce ...`.
+Settings parse_bench(int argc, char** argv, int first, const std::string& op) {
+    Settings s;
+    const engram_suite::Suite* suite = engram_suite::find_suite(op);
+    if (!suite || suite->family() != op)
+        usage(("unknown op '" + op + "' to benchmark; ops:" + known_ops()).c_str());
+    s.op = op;
+    for (int i = first; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc) usage(("missing value for " + a).c_str());
+            return argv[++i];
         };
         if (a == "--backend") s.backend = value();
-        else if (a == "--n") s.n = number();
-        else if (a == "--v") s.v = number();
-        else if (a == "--d") s.d = number();
+        else if (a == "--shape") parse_shape(value(), *suite, s);
+        else if (a == "--n") s.n = positive(a, value());
+        else if (a == "--v") s.v = positive(a, value());
+        else if (a == "--d") s.d = positive(a, value());
         else if (a == "--dtype") s.dtype = value();
-        else if (a == "--reps") s.reps = int(number());
+        else if (a == "--reps") s.reps = int(positive(a, value()));
         else if (a == "--warmup") { s.warmup = std::atoi(value().c_str()); }
         else if (a == "--threads") s.threads = std::atoi(value().c_str());
         else if (a == "--variants") s.variants = split(value());
         else if (a == "--filter-eps") s.filter_eps = std::strtof(value().c_str(), nullptr);
-        else if (a == "--samples") s.samples = int(number());
+        else if (a == "--samples") s.samples = int(positive(a, value()));
         else if (a == "--no-naive") s.naive = false;
         else if (a == "--no-probes") s.probes = false;
         else if (a == "--json") s.json_path = value();
-        else if (a == "--seed") s.seed = uint64_t(number());
+        else if (a == "--seed") s.seed = uint64_t(positive(a, value()));
         else if (a == "--quiet") s.quiet = true;
         else usage(("unknown option " + a).c_str());
     }
@@ -113,11 +175,44 @@ const char* isa_name(int isa) {
     }
 }
 
+// Each engram case gets its validation, in the order both were made.
+void attach_validations(std::vector<Case>& cases, const std::vector<Validation>& validations) {
+    size_t k = 0;
+    for (Case& c : cases) {
+        if (c.impl != "engram" || k >= validations.size()) continue;
+        const Validation& v = validations[k++];
+        if (v.op != c.op || v.variant != c.variant) continue;
+        c.validation_shape = v.shape;
+        c.validation_worst_ratio = v.worst_ratio;
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    bool probe_only = false;
-    Settings s = parse(argc, argv, probe_only);
+    if (argc < 2) usage("missing command");
+    const std::string cmd = argv[1];
+    if (cmd == "list") {
+        std::string json;
+        for (int i = 2; i < argc; ++i) {
+            if (std::string(argv[i]) == "--json" && i + 1 < argc) json = argv[++i];
+            else usage(("unknown option " + std::string(argv[i])).c_str());
+        }
+        return run_list(json);
+    }
+    if (cmd == "verify") return run_verify(parse_verify(argc, argv));
+    const bool probe_only = cmd == "probe";
+    Settings s;
+    if (cmd == "bench") {
+        if (argc < 3 || argv[2][0] == '-') usage(("bench needs an op; ops:" + known_ops()).c_str());
+        s = parse_bench(argc, argv, 3, argv[2]);
+    } else if (cmd == "cce") {
+        s = parse_bench(argc, argv, 2, "cce");
+    } else if (probe_only) {
+        s = parse_bench(argc, argv, 2, "cce");
+    } else {
+        usage(("unknown command '" + cmd + "'").c_str());
+    }
     engram_capabilities caps;
     engram_capabilities_init(&caps);
     engram_get_capabilities(&caps);
@@ -155,7 +250,17 @@ int main(int argc, char** argv) {
     std::vector<Case> cases;
     InputStats inputs;
     int status = 0;
+    std::string error;
+    std::vector<Validation> validations;
     if (!probe_only) {
+        std::printf("validating the cases against the float64 reference before timing ...\n");
+        std::fflush(stdout);
+        if (!validate_bench_cases(s, validations, error)) {
+            std::fprintf(stderr, "engram-bench: wrong results, nothing timed:\n%s\n", error.c_str());
+            status = 1;
+        }
+    }
+    if (!probe_only && status == 0) {
         std::printf("generating peaked inputs N=%lld V=%lld D=%lld %s ...\n", (long long)s.n,
                     (long long)s.v, (long long)s.d, s.dtype.c_str());
         std::fflush(stdout);
@@ -176,14 +281,28 @@ int main(int argc, char** argv) {
 #endif
         } catch (const std::exception& e) {
             std::fprintf(stderr, "engram-bench: %s\n", e.what());
+            error = e.what();
             status = 1;
+        }
+        attach_validations(cases, validations);
+        // At the benchmark's own shape, the sampled float64 check must at
+        // least give a finite error.
+        for (const Case& c : cases)
+            if (!std::isfinite(c.max_abs_err)) {
+                error += (error.empty() ? "" : "; ") + c.op + " " + c.impl + " " + c.variant +
+                         ": non-finite error against the float64 reference on sampled tokens";
+                status = 1;
+            }
+        if (status != 0) {
+            std::fprintf(stderr, "engram-bench: %s\n", error.c_str());
+            cases.clear();  // fail closed: no numbers from a wrong run
         }
     }
 
     if (!s.json_path.empty()) {
         std::ofstream f(s.json_path);
         f << to_json(s, cases, limits, inputs, caps.cpu_name, caps.cpu_threads,
-                     isa_name(caps.cpu_isa), gpu)
+                     isa_name(caps.cpu_isa), gpu, error)
           << "\n";
         if (!f) {
             std::fprintf(stderr, "engram-bench: cannot write %s\n", s.json_path.c_str());

@@ -70,10 +70,18 @@ std::string utc_now() {
 
 std::string to_json(const Settings& s, const std::vector<Case>& cases, const Limits& limits,
                     const InputStats& inputs, const std::string& machine_cpu, int cpu_threads,
-                    const std::string& isa, const std::string& gpu) {
+                    const std::string& isa, const std::string& gpu, const std::string& error) {
     Json j;
     j.begin_object();
-    j.field("schema", "engram-bench/1");
+    j.field("schema", "engram-bench/2");
+    j.field("op", s.op);
+    j.begin_object("shape");
+    j.field("n", s.n);
+    j.field("v", s.v);
+    j.field("d", s.d);
+    j.end_object();
+    j.field("dtype", s.dtype);
+    j.field("backend", s.backend);
     j.field("created_utc", utc_now());
     j.field("engram_version", engram_version());
     j.begin_object("machine");
@@ -99,6 +107,8 @@ std::string to_json(const Settings& s, const std::vector<Case>& cases, const Lim
             "gradient 1 per token");
     j.end_object();
     j.field("threads", s.threads);
+    // Fail closed: a run whose results are wrong reports why, and no cases.
+    if (error.empty()) j.null("error"); else j.field("error", error);
     j.begin_array("cases");
     for (const Case& c : cases) {
         const double med = c.timing.median();
@@ -141,6 +151,16 @@ std::string to_json(const Settings& s, const std::vector<Case>& cases, const Lim
         if (c.blocks_skipped_frac >= 0) j.field("blocks_skipped_frac", c.blocks_skipped_frac);
         else j.null("blocks_skipped_frac");
         if (!c.notes.empty()) j.field("notes", c.notes);
+        if (c.validation_worst_ratio >= 0) {
+            j.begin_object("validation");
+            j.begin_object("shape");
+            for (const auto& [name, value] : c.validation_shape) j.field(name.c_str(), value);
+            j.end_object();
+            j.field("worst_ratio", c.validation_worst_ratio);
+            j.end_object();
+        } else {
+            j.null("validation");
+        }
         j.end_object();
     }
     j.end_array();

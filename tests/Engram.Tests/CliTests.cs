@@ -25,7 +25,45 @@ public sealed class CliTests
     {
         var (code, output, _) = Engram("verify", "--cases", "8");
         Assert.That(code, Is.EqualTo(ExitCodes.Ok));
-        Assert.That(output, Does.Contain("8 passed, 0 failed"));
+        Assert.That(output, Does.Match(@"\b[1-9]\d* passed, 0 failed"));
+    }
+
+    [Test]
+    public void VerifyOnNativeCpuRunsTheCaseSuitesThroughTheDriver()
+    {
+        RequireDriver();
+        var (code, output, _) = Engram("verify", "cce_forward", "--backend", "cpu", "--cases", "3", "--seed", "2", "--json");
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok));
+        using var doc = JsonDocument.Parse(output);
+        var root = doc.RootElement;
+        Assert.That(root.GetProperty("verifier").GetString(), Is.EqualTo("engram-bench verify"));
+        Assert.That(root.GetProperty("backend").GetString(), Is.EqualTo("native-cpu"));
+        Assert.That(root.GetProperty("failed").GetInt32(), Is.Zero);
+        var cases = root.GetProperty("cases").EnumerateArray().ToList();
+        Assert.That(cases, Has.Count.EqualTo(3));
+        Assert.That(cases.Select(c => c.GetProperty("op").GetString()), Is.All.EqualTo("cce_forward"));
+        Assert.That(cases.Select(c => c.GetProperty("worst_ratio").GetDouble()), Is.All.LessThanOrEqualTo(1.0));
+    }
+
+    [Test]
+    public void VerifyEveryOpOfTheFamilyAsTheTable()
+    {
+        RequireDriver();
+        var (code, output, _) = Engram("verify", "cce", "--backend", "cpu", "--cases", "1");
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok));
+        Assert.That(output, Does.Contain("5 passed, 0 failed"));
+        foreach (string op in new[] { "cce_forward", "cce_backward", "cce_forward_backward", "cce_shard_forward", "cce_shard_combine" })
+            Assert.That(output, Does.Contain(op));
+    }
+
+    [Test]
+    public void VerifyOfAnUnknownOpIsAnEnvironmentError()
+    {
+        RequireDriver();
+        var (code, _, err) = Engram("verify", "no_such_op", "--backend", "cpu");
+        Assert.That(code, Is.EqualTo(ExitCodes.Environment));
+        Assert.That(err, Does.Contain("unknown op 'no_such_op'").And.Contain("cce_forward"));
+        Assert.That(Engram("verify", "scan", "--backend", "ilgpu-cpu").Code, Is.EqualTo(ExitCodes.Environment));
     }
 
     [Test]
@@ -55,6 +93,8 @@ public sealed class CliTests
         Assert.That(Engram("verify", "--cases", "many").Code, Is.EqualTo(ExitCodes.Environment));
         Assert.That(Engram("verify", "--backend", "tpu").Code, Is.EqualTo(ExitCodes.Environment));
         Assert.That(Engram("bench", "cce", "--dtype", "f64").Code, Is.EqualTo(ExitCodes.Environment));
+        Assert.That(Engram("bench").Code, Is.EqualTo(ExitCodes.Environment), "bench needs an OP");
+        Assert.That(Engram("verify", "--cases", "0").Code, Is.EqualTo(ExitCodes.Environment));
     }
 
     [Test]
@@ -84,15 +124,60 @@ public sealed class CliTests
     public void BenchJsonParses()
     {
         var r = BenchJson.Load(Data("bench-sample.json"));
-        Assert.That(r.Schema, Is.EqualTo(BenchJson.Schema));
+        Assert.That(r.Schema, Is.EqualTo(BenchJson.SchemaV1));
+        Assert.That(r.Op, Is.Null, "v1 has no top-level op");
         Assert.That(r.Cases, Has.Count.EqualTo(6));
         Assert.That(r.Limits!.GemmGflops, Is.EqualTo(196.9));
         Assert.That(r.Inputs!.MeanEntropyNats, Is.EqualTo(1.9));
         var fwd = r.Cases.Single(c => c.Op == "cce_forward" && c.Impl == "engram");
-        Assert.That(fwd.Shape, Is.EqualTo(new BenchShape { N = 4096, V = 32768, D = 1024 }));
+        Assert.That(fwd.Shape, Is.EqualTo(BenchShape.Of(("n", 4096), ("v", 32768), ("d", 1024))));
+        Assert.That(fwd.Shape!.ToString(), Is.EqualTo("4096x32768x1024"));
         Assert.That(fwd.PeakExtraBytes, Is.EqualTo(3145728));
         Assert.That(fwd.VsNaive, Is.EqualTo(1.034).Within(1e-9));
         Assert.That(r.Cases.Single(c => c.Variant == "filtered").BlocksSkippedFrac, Is.EqualTo(0.62));
+    }
+
+    [Test]
+    public void BenchJsonV2Parses()
+    {
+        var r = BenchJson.Load(Data("bench-v2-sample.json"));
+        Assert.That(r.Schema, Is.EqualTo(BenchJson.SchemaV2));
+        Assert.That(r.Op, Is.EqualTo("cce"));
+        Assert.That(r.Shape!["v"], Is.EqualTo(32768));
+        Assert.That(r.Shape["t"], Is.Null);
+        Assert.That(r.Cases, Has.Count.EqualTo(6));
+        Assert.That(r.Cases.Select(c => c.Shape), Is.All.EqualTo(r.Shape));
+    }
+
+    [Test]
+    public void BenchJsonOfAFailedRunIsAnError()
+    {
+        var e = Assert.Throws<BenchFormatException>(() => BenchJson.Load(Data("bench-v2-failed.json")))!;
+        Assert.That(e.Message, Does.Contain("failed").And.Contain("out of tolerance"));
+    }
+
+    [Test]
+    public void BenchShapesOfOtherFamiliesKeepTheirNames()
+    {
+        var r = BenchJson.Parse("""
+            {"schema": "engram-bench/2", "op": "scan", "shape": {"t": 4096, "h": 8},
+             "cases": [{"op": "scan_forward", "impl": "engram", "backend": "cpu", "shape": {"t": 4096, "h": 8},
+                        "dtype": "f32", "median_ms": 1.5, "min_ms": 1.4, "max_ms": 1.6, "peak_extra_bytes": 0,
+                        "max_abs_err": 1e-6}]}
+            """);
+        Assert.That(r.Cases[0].Shape!.ToString(), Is.EqualTo("h=8,t=4096"));
+        Assert.That(r.Cases[0].Key, Does.Contain("h=8,t=4096"));
+        Assert.Throws<BenchFormatException>(() => BenchJson.Parse("""{"schema": "engram-bench/2", "shape": {"n": "x"}, "cases": []}"""));
+    }
+
+    [Test]
+    public void CompareReadsV1AgainstV2()
+    {
+        var (code, output, _) = Engram("compare", Data("bench-sample.json"), Data("bench-v2-sample.json"));
+        Assert.That(code, Is.EqualTo(ExitCodes.Mismatch));
+        Assert.That(output, Does.Contain("1 regression(s)").And.Contain("in 6 matched case(s)"));
+        Assert.That(Engram("compare", Data("bench-v2-sample.json"), Data("bench-v2-sample.json")).Code, Is.EqualTo(ExitCodes.Ok));
+        Assert.That(Engram("compare", Data("bench-sample.json"), Data("bench-v2-failed.json")).Code, Is.EqualTo(ExitCodes.Environment));
     }
 
     [Test]
@@ -106,6 +191,7 @@ public sealed class CliTests
     public void BenchJsonRejectsAnotherSchemaAndBadJson()
     {
         Assert.Throws<BenchFormatException>(() => BenchJson.Parse("""{"schema": "other/2", "cases": []}"""));
+        Assert.Throws<BenchFormatException>(() => BenchJson.Parse("""{"schema": "engram-bench/3", "cases": []}"""));
         Assert.Throws<BenchFormatException>(() => BenchJson.Parse("{ not json"));
     }
 
@@ -172,10 +258,21 @@ public sealed class CliTests
             "--json", json);
         Assert.That(code, Is.EqualTo(ExitCodes.Ok));
         Assert.That(File.ReadAllText(argsFile).Trim(),
-            Is.EqualTo($"cce --backend cpu --n 64 --v 512 --d 32 --dtype f32 --reps 2 --json {json}"));
+            Is.EqualTo($"bench cce --backend cpu --shape n=64,v=512,d=32 --dtype f32 --reps 2 --json {json}"));
         Assert.That(output, Does.Contain("CCE forward + backward"));
         Assert.That(File.Exists(json), Is.True, "--json keeps the results");
         File.Delete(json);
+    }
+
+    [Test]
+    public void BenchOfAnUnknownOpListsTheDriversOps()
+    {
+        string driver = FakeDriver(out string argsFile);
+        using var env = new EnvironmentVariable(BenchDriver.EnvironmentVariable, driver);
+        var (code, _, err) = Engram("bench", "scan", "--quick");
+        Assert.That(code, Is.EqualTo(ExitCodes.Environment));
+        Assert.That(err, Does.Contain("unknown op 'scan'").And.Contain("cce"));
+        Assert.That(File.Exists(argsFile), Is.False, "nothing was benchmarked");
     }
 
     [Test]
@@ -202,13 +299,20 @@ public sealed class CliTests
         using var env = new EnvironmentVariable(BenchDriver.EnvironmentVariable, driver);
         var (code, output, _) = Engram("run", "--quick");
         Assert.That(code, Is.EqualTo(ExitCodes.Ok));
-        Assert.That(output, Does.Contain("12 passed, 0 failed"));
-        Assert.That(File.ReadAllText(argsFile), Does.Contain("--n 1024 --v 8192 --d 512"));
+        Assert.That(output, Does.Match(@"\b[1-9]\d* passed, 0 failed"));
+        Assert.That(File.ReadAllText(argsFile), Does.Contain("--shape n=1024,v=8192,d=512"));
         Assert.That(output, Does.Contain("summary").And.Contain("matched the float64 reference"));
         Assert.That(output, Does.Contain("cce_forward (exact, cpu, 4096x32768x1024, f32)").And.Contain("171x less extra memory"));
     }
 
-    // A stand-in for engram-bench: records its arguments and copies the sample JSON to --json.
+    private static void RequireDriver()
+    {
+        if (BenchDriver.Find(out var tried) is null)
+            Assert.Ignore("engram-bench is not built here: " + string.Join(", ", tried));
+    }
+
+    // A stand-in for engram-bench: `list` prints the recorded list of a real driver, `verify` copies a recorded
+    // verify JSON; a benchmark records its arguments and copies the sample JSON to --json.
     private static string FakeDriver(out string argsFile, int exitCode = 0)
     {
         if (OperatingSystem.IsWindows()) Assert.Ignore("the fake driver is a shell script");
@@ -218,9 +322,13 @@ public sealed class CliTests
         string script = Path.Combine(dir, "engram-bench");
         File.WriteAllText(script, $"""
             #!/bin/sh
-            echo "$@" > '{argsFile}'
+            if [ "$1" = "list" ]; then cat '{Data("bench-list.json")}'; exit 0; fi
+            verify=""
+            [ "$1" = "verify" ] && verify=1
+            [ -z "$verify" ] && echo "$@" > '{argsFile}'
             out=""
             while [ $# -gt 0 ]; do [ "$1" = "--json" ] && out="$2"; shift; done
+            if [ -n "$verify" ]; then cp '{Data("verify-sample.json")}' "$out"; exit 0; fi
             echo "fake engram-bench: measuring"
             cp '{Data("bench-sample.json")}' "$out"
             exit {exitCode}

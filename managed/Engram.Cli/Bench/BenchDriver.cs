@@ -3,7 +3,7 @@ using Engram.Native;
 
 namespace Engram.Cli.Bench;
 
-/// <summary>The arguments of one `engram-bench cce` run.</summary>
+/// <summary>The arguments of one `engram-bench bench OP` run.</summary>
 /// <param name="Backend">cpu or cuda.</param>
 /// <param name="N">Tokens.</param>
 /// <param name="V">Vocabulary.</param>
@@ -13,10 +13,11 @@ namespace Engram.Cli.Bench;
 /// <param name="JsonPath">Where the driver writes its JSON.</param>
 /// <param name="Threads">CPU worker threads (null: all cores).</param>
 /// <param name="Variants">Comma-separated engram variants (null: all).</param>
+/// <param name="Op">The op family (engram-bench list): cce.</param>
 public sealed record BenchRequest(string Backend, long N, long V, long D, string DType, int Reps, string JsonPath,
-                                  int? Threads = null, string? Variants = null)
+                                  int? Threads = null, string? Variants = null, string Op = "cce")
 {
-    /// <summary>The driver's command line: cce --backend B --n N --v V --d D --dtype T --reps R [--threads T]
+    /// <summary>The driver's command line: bench OP --backend B --shape n=N,v=V,d=D --dtype T --reps R [--threads T]
     /// [--variants LIST] --json OUT.</summary>
     public IReadOnlyList<string> Arguments
     {
@@ -24,7 +25,7 @@ public sealed record BenchRequest(string Backend, long N, long V, long D, string
         {
             var args = new List<string>
             {
-                "cce", "--backend", Backend, "--n", I(N), "--v", I(V), "--d", I(D), "--dtype", DType, "--reps", I(Reps),
+                "bench", Op, "--backend", Backend, "--shape", $"n={I(N)},v={I(V)},d={I(D)}", "--dtype", DType, "--reps", I(Reps),
             };
             if (Threads is > 0) args.AddRange(["--threads", I(Threads.Value)]);
             if (Variants is { Length: > 0 }) args.AddRange(["--variants", Variants]);
@@ -88,4 +89,29 @@ public static class BenchDriver
     /// </summary>
     public static int Run(string driver, BenchRequest request, TextWriter log) =>
         ChildProcess.Run(driver, request.Arguments, log);
+
+    /// <summary>
+    /// The op families the driver can verify and benchmark (`engram-bench list --json -`), or null with the
+    /// reason logged when it cannot say.
+    /// </summary>
+    public static IReadOnlyList<string>? Families(string driver, TextWriter log)
+    {
+        int rc = ChildProcess.Capture(driver, ["list", "--json", "-"], out string stdout, log);
+        if (rc != 0)
+        {
+            log.WriteLine($"engram-bench list exited with code {rc}");
+            return null;
+        }
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(stdout);
+            return doc.RootElement.GetProperty("suites").EnumerateArray()
+                .Select(s => s.GetProperty("family").GetString() ?? "").Where(f => f.Length > 0).ToList();
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            log.WriteLine($"engram-bench list: unreadable output: {e.Message}");
+            return null;
+        }
+    }
 }

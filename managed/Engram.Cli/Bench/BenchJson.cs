@@ -8,8 +8,14 @@ public sealed class BenchFormatException(string message) : Exception(message);
 /// <summary>Reads and checks benchmark JSON.</summary>
 public static class BenchJson
 {
-    /// <summary>The schema this reader understands.</summary>
-    public const string Schema = "engram-bench/1";
+    /// <summary>The first schema: shape {n, v, d} per case, no top-level op.</summary>
+    public const string SchemaV1 = "engram-bench/1";
+
+    /// <summary>The schema engram-bench writes now: top-level op, shape (named dimensions), error; per-case validation.</summary>
+    public const string SchemaV2 = "engram-bench/2";
+
+    /// <summary>The schemas this reader understands (docs/bench-json.md).</summary>
+    public static readonly IReadOnlyList<string> Schemas = [SchemaV1, SchemaV2];
 
     /// <summary>Reads a file.</summary>
     /// <exception cref="BenchFormatException">Not JSON, another schema, or a case missing a required field.</exception>
@@ -32,8 +38,10 @@ public static class BenchJson
             throw new BenchFormatException($"{source}: not valid benchmark JSON: {e.Message}");
         }
         if (report is null) throw new BenchFormatException($"{source}: empty document");
-        if (report.Schema is not null && report.Schema != Schema)
-            throw new BenchFormatException($"{source}: schema '{report.Schema}', expected '{Schema}'");
+        if (report.Schema is not null && !Schemas.Contains(report.Schema))
+            throw new BenchFormatException($"{source}: schema '{report.Schema}', expected one of {string.Join(", ", Schemas)}");
+        if (report.Error is { Length: > 0 } error)
+            throw new BenchFormatException($"{source}: the run failed and has no results: {error}");
         for (int i = 0; i < report.Cases.Count; i++) Check(report.Cases[i], $"{source}: cases[{i}]");
         return report;
     }

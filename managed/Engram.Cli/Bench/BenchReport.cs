@@ -2,14 +2,29 @@ using System.Text.Json;
 
 namespace Engram.Cli.Bench;
 
-// The benchmark JSON of docs/bench-json.md (schema "engram-bench/1"), written by the native
-// driver engram-bench and the PyTorch peer scripts. Optional fields are nullable.
+// The benchmark JSON of docs/bench-json.md (schemas "engram-bench/1" and "engram-bench/2"), written
+// by the native driver engram-bench and the PyTorch peer scripts. Optional fields are nullable.
 
 /// <summary>One benchmark run.</summary>
 public sealed record BenchReport
 {
-    /// <summary>"engram-bench/1".</summary>
+    /// <summary>"engram-bench/1" or "engram-bench/2".</summary>
     public string? Schema { get; init; }
+
+    /// <summary>v2: the op family benchmarked ("cce"); null in v1.</summary>
+    public string? Op { get; init; }
+
+    /// <summary>v2: the benchmark's shape (named dimensions); null in v1.</summary>
+    public BenchShape? Shape { get; init; }
+
+    /// <summary>v2: the input dtype of the run.</summary>
+    public string? Dtype { get; init; }
+
+    /// <summary>v2: cpu or cuda.</summary>
+    public string? Backend { get; init; }
+
+    /// <summary>v2: why the run failed (its results were wrong: then there are no cases); null when it did not.</summary>
+    public string? Error { get; init; }
 
     /// <summary>When the run was made (ISO 8601 UTC).</summary>
     public string? CreatedUtc { get; init; }
@@ -72,20 +87,66 @@ public sealed record BenchInputs
     public double? MeanEntropyNats { get; init; }
 }
 
-/// <summary>A problem shape.</summary>
+/// <summary>
+/// A problem shape: named dimensions ({"n": 4096, "v": 32768, "d": 1024} for CCE). Two shapes are equal when
+/// they have the same dimensions with the same values.
+/// </summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(BenchShapeConverter))]
 public sealed record BenchShape
 {
-    /// <summary>Tokens.</summary>
-    public long N { get; init; }
+    /// <summary>The dimensions by name, in name order.</summary>
+    public SortedDictionary<string, long> Dims { get; init; } = new(StringComparer.Ordinal);
 
-    /// <summary>Vocabulary.</summary>
-    public long V { get; init; }
+    /// <summary>A dimension's value, or null when the shape has no such dimension.</summary>
+    public long? this[string name] => Dims.TryGetValue(name, out long v) ? v : null;
 
-    /// <summary>Hidden size.</summary>
-    public long D { get; init; }
+    /// <summary>A shape from name/value pairs.</summary>
+    public static BenchShape Of(params (string Name, long Value)[] dims)
+    {
+        var shape = new BenchShape();
+        foreach (var (name, value) in dims) shape.Dims[name] = value;
+        return shape;
+    }
 
     /// <inheritdoc/>
-    public override string ToString() => $"{N}x{V}x{D}";
+    public bool Equals(BenchShape? other) => other is not null && Dims.SequenceEqual(other.Dims);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => ToString().GetHashCode(StringComparison.Ordinal);
+
+    /// <summary>"4096x32768x1024" for CCE's n, v, d; "name=value,..." for other families.</summary>
+    public override string ToString() =>
+        Dims.Count == 3 && this["n"] is { } n && this["v"] is { } v && this["d"] is { } d
+            ? $"{n}x{v}x{d}"
+            : string.Join(",", Dims.Select(kv => $"{kv.Key}={kv.Value}"));
+}
+
+/// <summary>Reads and writes a <see cref="BenchShape"/> as a JSON object of integers.</summary>
+public sealed class BenchShapeConverter : System.Text.Json.Serialization.JsonConverter<BenchShape>
+{
+    /// <inheritdoc/>
+    public override BenchShape Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        if (reader.TokenType != JsonTokenType.StartObject) throw new JsonException("shape must be an object of named dimensions");
+        var shape = new BenchShape();
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
+        {
+            string name = reader.GetString()!;
+            reader.Read();
+            if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out long value))
+                throw new JsonException($"shape dimension '{name}' must be an integer");
+            shape.Dims[name] = value;
+        }
+        return shape;
+    }
+
+    /// <inheritdoc/>
+    public override void Write(Utf8JsonWriter writer, BenchShape value, JsonSerializerOptions options)
+    {
+        writer.WriteStartObject();
+        foreach (var (name, v) in value.Dims) writer.WriteNumber(name, v);
+        writer.WriteEndObject();
+    }
 }
 
 /// <summary>One measured case.</summary>
@@ -103,7 +164,7 @@ public sealed record BenchCase
     /// <summary>cpu or cuda.</summary>
     public string? Backend { get; init; }
 
-    /// <summary>n, v, d.</summary>
+    /// <summary>Named dimensions (n, v, d for CCE).</summary>
     public BenchShape? Shape { get; init; }
 
     /// <summary>f32, f16, bf16.</summary>

@@ -27,4 +27,26 @@ public static class ChildProcess
         process.WaitForExit();
         return process.ExitCode;
     }
+
+    /// <summary>
+    /// Runs <paramref name="file"/> and returns its exit code, with its whole stdout in <paramref name="stdout"/>
+    /// and its stderr lines passed to <paramref name="log"/>.
+    /// </summary>
+    /// <exception cref="System.ComponentModel.Win32Exception">The program cannot be started.</exception>
+    public static int Capture(string file, IEnumerable<string> arguments, out string stdout, TextWriter? log)
+    {
+        var psi = new ProcessStartInfo(file)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string a in arguments) psi.ArgumentList.Add(a);
+        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {file}");
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) log?.WriteLine(e.Data); };
+        process.BeginErrorReadLine();
+        stdout = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return process.ExitCode;
+    }
 }

@@ -3,9 +3,12 @@ using Engram.Cli.Bench;
 
 namespace Engram.Cli.Commands;
 
-/// <summary>Settings of `engram bench cce`.</summary>
+/// <summary>Settings of `engram bench OP`.</summary>
 public sealed record BenchSettings
 {
+    /// <summary>The op family to benchmark (one of `engram-bench list`): cce.</summary>
+    public string Op { get; init; } = "cce";
+
     /// <summary>Default problem: the issue's CPU target size.</summary>
     public const long DefaultN = 4096, DefaultV = 32768, DefaultD = 1024;
 
@@ -49,13 +52,13 @@ public sealed record BenchSettings
     public BenchRequest ToRequest(string jsonPath) => new(
         Backend ?? DefaultBackend(),
         N ?? (Quick ? 1024 : DefaultN), V ?? (Quick ? 8192 : DefaultV), D ?? (Quick ? 512 : DefaultD),
-        DType, Reps ?? (Quick ? 3 : 5), jsonPath, Threads, Variants);
+        DType, Reps ?? (Quick ? 3 : 5), jsonPath, Threads, Variants, Op);
 
     /// <summary>cuda when libengram's CUDA backend can run here, else cpu.</summary>
     public static string DefaultBackend() => BackendSelector.Probe(EngramBackend.NativeCuda).Available ? "cuda" : "cpu";
 }
 
-/// <summary>`engram bench cce`: runs the native driver engram-bench and renders its JSON.</summary>
+/// <summary>`engram bench OP`: runs the native driver engram-bench and renders its JSON.</summary>
 public static class BenchCommand
 {
     /// <summary>Runs (or, with From, only renders) a benchmark; the report, or null with a message on stderr.</summary>
@@ -78,6 +81,17 @@ public static class BenchCommand
             if (driver is null)
             {
                 output.Fail(BenchDriver.NotFoundMessage(tried));
+                return null;
+            }
+            var families = BenchDriver.Families(driver, output.Error);
+            if (families is null)
+            {
+                output.Fail($"{driver} could not list its ops (engram-bench list)");
+                return null;
+            }
+            if (!families.Contains(settings.Op))
+            {
+                output.Fail($"unknown op '{settings.Op}': engram-bench benchmarks {string.Join(", ", families)} (see engram-bench list)");
                 return null;
             }
             string json = settings.JsonFile ?? Path.Combine(Path.GetTempPath(), $"engram-bench-{Environment.ProcessId}.json");

@@ -1,4 +1,4 @@
-// cce_harness.cpp — see cce_harness.hpp (the error model is described there).
+// cce_harness.cpp — see cce_harness.hpp (the error model is in cce_tolerance.hpp).
 #include "cce_harness.hpp"
 
 #include <algorithm>
@@ -10,22 +10,6 @@
 namespace engram_test {
 
 namespace {
-
-constexpr double kU = 5.9604644775390625e-08;  // 2^-24, fp32 unit roundoff
-constexpr double kTiny = 4.0 * FLT_MIN;        // flush-to-zero of fp32 denormals
-
-double sum_factor(double terms) { return 8.0 + 2.0 * std::sqrt(std::max(terms, 1.0)); }
-
-// Rounding of a 16-bit value, relative (half an ulp, with margin) and absolute
-// (f16 subnormals).
-double out_rtol(engram_dtype dtype) {
-    switch (dtype) {
-        case ENGRAM_DTYPE_BF16: return 1.0 / 256.0;   // 2^-8
-        case ENGRAM_DTYPE_F16: return 1.0 / 2048.0;   // 2^-11
-        default: return 0.0;
-    }
-}
-double out_atol(engram_dtype dtype) { return dtype == ENGRAM_DTYPE_F16 ? 2.98023223876953125e-08 : 0.0; }
 
 size_t loss_count(int reduction, int64_t n) { return reduction == ENGRAM_REDUCTION_NONE ? size_t(n) : 1; }
 
@@ -310,129 +294,13 @@ CceResult run_shard_combine(Context& ctx, const CceData& data, const engram_cce_
     return r;
 }
 
-ExpectedForward expect_forward(const CceData& data) {
-    const CceSpec& s = data.spec;
-    ExpectedForward x;
-    x.ref = ref_cce_forward(data.ref());
-    const RefForward& f = x.ref;
-    const size_t n = size_t(s.n);
-    const double sm = s.smoothing, zl = s.z_loss;
-    x.lse = f.lse;
-    x.lse_bound.assign(n, 0.0);
-    x.logit_bound.assign(n, 0.0);
-    std::vector<double> token_bound(n, 0.0);
-    for (size_t i = 0; i < n; ++i) {
-        if (data.targets[i] == s.ignore_index) continue;  // exact zeros expected
-        const double dz = kU * ((2.0 * std::sqrt(double(s.d)) + 8.0) * f.dot_mag[i] +
-                                2.0 * f.max_abs_logit[i]) +
-                          (s.softcap > 0 ? 4.0 * kU * s.softcap : 0.0);
-        const double lse = std::fabs(f.lse[i]);
-        const double dlse = dz + kU * sum_factor(double(s.v)) + 2.0 * kU * lse;
-        x.logit_bound[i] = dz;
-        x.lse_bound[i] = dlse;
-        token_bound[i] = dlse * (1.0 + 2.0 * zl * lse) + zl * dlse * dlse + (1.0 - sm) * dz +
-                         sm * (dz + kU * sum_factor(double(s.v)) * f.mean_abs_logit[i]) +
-                         4.0 * kU * std::fabs(f.token_loss[i]);
-    }
-    x.loss = f.loss(s.reduction);
-    if (s.reduction == ENGRAM_REDUCTION_NONE) {
-        x.loss_bound = token_bound;
-    } else {
-        double b = 0.0, abs_sum = 0.0;
-        for (size_t i = 0; i < n; ++i) {
-            b += token_bound[i];
-            abs_sum += std::fabs(f.token_loss[i]);
-        }
-        b += kU * sum_factor(double(f.valid)) * abs_sum;
-        if (s.reduction == ENGRAM_REDUCTION_MEAN)
-            b = f.valid > 0 ? b / double(f.valid) + 2.0 * kU * std::fabs(f.mean) : 0.0;
-        x.loss_bound = {b};
-    }
-    return x;
-}
-
-double auto_filter_eps(engram_dtype dtype) {
-    switch (dtype) {
-        case ENGRAM_DTYPE_F16: return 1.0 / 2048.0;  // 2^-11
-        case ENGRAM_DTYPE_BF16: return 1.0 / 4096.0; // 2^-12
-        default: return 0.0;
-    }
-}
+ExpectedForward expect_forward(const CceData& data) { return engram_suite::expect_forward(data.ref()); }
 
 ExpectedGrads expect_grads(const CceData& data, const ExpectedForward& fwd, engram_backend backend,
                            engram_dtype grad_dtype, const std::vector<float>& grad_loss,
                            double filter_eps) {
-    const CceSpec& s = data.spec;
-    const double sm = s.smoothing, zl = s.z_loss, cap = s.softcap;
-    const double inv_v = 1.0 / double(s.v);
-    const double op_round =
-        backend == ENGRAM_BACKEND_CUDA && s.dtype != ENGRAM_DTYPE_F32 ? out_rtol(s.dtype) : 0.0;
-    std::vector<RefTermWeight> weights;
-    // 0: the error of each term.
-    weights.push_back([&](const RefTerm& t) {
-        const double dz = fwd.logit_bound[size_t(t.i)], dlse = fwd.lse_bound[size_t(t.i)];
-        const double aps = std::fabs(t.prob_scale);
-        const double err_dz = t.p * aps * (dz + dlse + 8.0 * kU) + t.p * 2.0 * zl * dlse +
-                              4.0 * kU * (t.p * aps + sm * inv_v + (t.target ? 1.0 - sm : 0.0));
-        const double err_sc = cap > 0 ? 4.0 * kU + 2.0 * dz / cap : 0.0;
-        return std::fabs(t.up) * (err_dz * std::fabs(t.sc_grad) + std::fabs(t.dz) * err_sc) +
-               2.0 * kU * std::fabs(t.g());
-    });
-    // 1: the magnitude of each term (summation error, 16-bit operands).
-    weights.push_back([](const RefTerm& t) { return std::fabs(t.g()); });
-    // 2: what filtering may drop: terms whose |dloss/dz| is below eps (with a
-    // relative margin of 1e-3 for the library's own fp32 error in deciding).
-    // Each such term is at most eps |up| |factor|; we bound it by its own size.
-    if (filter_eps > 0)
-        weights.push_back([filter_eps](const RefTerm& t) {
-            return std::fabs(t.dz) < filter_eps * 1.001 ? std::fabs(t.g()) : 0.0;
-        });
-
-    // 3: f16 operands on CUDA also flush tiny logit-gradient entries to f16
-    // subnormals: at most 2^-25 absolute per term.
-    const double op_atol =
-        backend == ENGRAM_BACKEND_CUDA && s.dtype == ENGRAM_DTYPE_F16 ? out_atol(ENGRAM_DTYPE_F16) : 0.0;
-    const size_t op_atol_weight = weights.size();
-    if (op_atol > 0) weights.push_back([](const RefTerm&) { return 1.0; });
-
-    std::vector<double> gl(grad_loss.begin(), grad_loss.end());
-    RefGrads g = ref_cce_backward(data.ref(), fwd.ref, gl, weights);
-    if (op_atol > 0) {
-        auto add = [&](std::vector<double>& err, const std::vector<double>& w) {
-            for (size_t i = 0; i < err.size(); ++i) err[i] += op_atol * w[i];
-        };
-        add(g.weighted[0].grad_e, g.weighted[op_atol_weight].grad_e);
-        add(g.weighted[0].grad_c, g.weighted[op_atol_weight].grad_c);
-        add(g.weighted[0].grad_bias, g.weighted[op_atol_weight].grad_bias);
-    }
-    ExpectedGrads x;
-    x.grad_e = g.grad_e;
-    x.grad_c = g.grad_c;
-    x.grad_bias = g.grad_bias;
-    const double r_out = out_rtol(grad_dtype), a_out = out_atol(grad_dtype);
-    auto bounds = [&](const std::vector<double>& ref, const std::vector<double>& err,
-                      const std::vector<double>& mag, const std::vector<double>* filt,
-                      double terms) {
-        const double acc = kU * sum_factor(terms) + op_round;
-        std::vector<double> b(ref.size());
-        for (size_t i = 0; i < ref.size(); ++i) {
-            b[i] = err[i] + acc * mag[i] + kTiny;
-            if (filt) b[i] += (*filt)[i];
-            // Rounding to the output dtype: half an ulp of the value before
-            // rounding, which is within b[i] of the reference.
-            if (mag[i] > 0 || (filt && (*filt)[i] > 0))
-                b[i] += r_out * (std::fabs(ref[i]) + b[i]) + a_out;
-        }
-        return b;
-    };
-    const bool f = filter_eps > 0;
-    x.grad_e_bound = bounds(g.grad_e, g.weighted[0].grad_e, g.weighted[1].grad_e,
-                            f ? &g.weighted[2].grad_e : nullptr, double(s.v));
-    x.grad_c_bound = bounds(g.grad_c, g.weighted[0].grad_c, g.weighted[1].grad_c,
-                            f ? &g.weighted[2].grad_c : nullptr, double(fwd.ref.valid));
-    x.grad_bias_bound = bounds(g.grad_bias, g.weighted[0].grad_bias, g.weighted[1].grad_bias,
-                               f ? &g.weighted[2].grad_bias : nullptr, double(fwd.ref.valid));
-    return x;
+    return engram_suite::expect_grads(data.ref(), fwd, backend, data.spec.dtype, grad_dtype, grad_loss,
+                                      filter_eps);
 }
 
 void check_forward(const CceResult& r, const ExpectedForward& x) {

@@ -3,37 +3,15 @@
 // and downloading outputs through the test_util adapter), and compute the
 // reference values together with an error bound for every output entry.
 //
-// Error model (why the bounds are what they are). The library computes in fp32
-// on inputs it reads exactly (16-bit inputs are widened exactly; 16-bit
-// products are exact in fp32), so all error is fp32 rounding, u = 2^-24:
-//  - a logit is a D-term dot product: |error| <= u (2 sqrt(D) + 8) S + 2u|z|,
-//    S = sum_k |e_k c_k| + |bias| (a generous multiple of the typical random-walk
-//    error of any summation order; a wrong or missing term costs ~|e_k c_k|);
-//    softcap's tanh adds 4u cap;
-//  - lse adds the relative error of a V-term positive sum, u (8 + 2 sqrt(V)),
-//    and rounding of its own value, 2u|lse|;
-//  - the loss combines those linearly (see loss_bound in cce_harness.cpp);
-//  - a gradient entry is a sum of terms g[i,j] * c[j,k]; each term carries the
-//    relative error of p = exp(z - lse) (the logit and lse errors) and the
-//    sum adds u (8 + 2 sqrt(terms)) of the sum of |terms|;
-//  - 16-bit gradients are rounded once at the end: + 2^-8 |ref| (bf16),
-//    2^-11 |ref| + 2^-25 (f16);
-//  - on CUDA, 16-bit inputs go through tensor cores, whose operands are 16-bit:
-//    the logit gradient is rounded to the input dtype before the second product,
-//    so the bound adds that rounding (2^-8 bf16, 2^-11 f16) of the sum of |terms|
-//    (and, for f16, 2^-25 per term for entries that underflow to subnormals).
-//    The CPU backend has no such step and gets no such allowance;
-//  - the gradient filter (filter_eps > 0) may drop terms with |dloss/dz| < eps
-//    (before the upstream gradient): each dropped term changes an entry by at
-//    most eps |up_i| |factor| (softcap's chain factor is <= 1). The bound adds,
-//    sharper still, the sum of |term| over exactly the terms with
-//    |dloss/dz| < eps (1 + 1e-3), which is <= eps sum |up_i| |factor|: dropping
-//    any term above the threshold is then a visible error.
+// The error model and the reference values with per-entry bounds live in the
+// CCE case suite (perf/native/suites/cce_tolerance.hpp), shared with
+// engram-bench verify; this harness adds the GoogleTest checks.
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "cce_tolerance.hpp"
 #include "ops/cce/reference/cce_reference.hpp"
 #include "../../common/test_util.hpp"
 
@@ -127,19 +105,11 @@ CceResult run_shard_combine(Context& ctx, const CceData& data, const engram_cce_
                             const std::vector<float>& target_logit,
                             const std::vector<float>* logit_sum, bool want_lse = true);
 
-// Reference values and per-entry bounds.
-struct ExpectedForward {
-    RefForward ref;
-    std::vector<double> loss, loss_bound;  // by the spec's reduction
-    std::vector<double> lse, lse_bound;
-    std::vector<double> logit_bound;       // per token: bound of one logit's error
-};
+// Reference values and per-entry bounds (cce_tolerance.hpp).
+using engram_suite::ExpectedForward;
+using engram_suite::ExpectedGrads;
+using engram_suite::auto_filter_eps;
 ExpectedForward expect_forward(const CceData& data);
-
-struct ExpectedGrads {
-    std::vector<double> grad_e, grad_c, grad_bias;
-    std::vector<double> grad_e_bound, grad_c_bound, grad_bias_bound;
-};
 // grad_loss: empty = 1 (NULL). filter_eps: the resolved threshold the backend
 // uses (0 = exact).
 ExpectedGrads expect_grads(const CceData& data, const ExpectedForward& fwd, engram_backend backend,
@@ -150,8 +120,5 @@ ExpectedGrads expect_grads(const CceData& data, const ExpectedForward& fwd, engr
 void check_forward(const CceResult& r, const ExpectedForward& x);
 void check_grads(const CceResult& r, const ExpectedGrads& x, const CceData& data,
                  const GradRequest& request = {});
-
-// The AUTO filter threshold of engram.h for an input dtype.
-double auto_filter_eps(engram_dtype dtype);
 
 }  // namespace engram_test

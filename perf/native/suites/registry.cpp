@@ -1,0 +1,20 @@
+// registry.cpp — one line per op family.
+#include "registry.hpp"
+
+#include "cce_suite.hpp"
+
+namespace engram_suite {
+
+const std::vector<const Suite*>& all_suites() {
+    static const CceSuite cce;
+    static const std::vector<const Suite*> suites{&cce};
+    return suites;
+}
+
+const Suite* find_suite(const std::string& name) {
+    for (const Suite* s : all_suites())
+        if (s->family() == name || s->has_op(name)) return s;
+    return nullptr;
+}
+
+}  // namespace engram_suite
