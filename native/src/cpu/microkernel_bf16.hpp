@@ -72,16 +72,18 @@ struct MicroKernelBf16 {
         __m512 r[MR][NV];
         for (int i = 0; i < MR; ++i)
             for (int j = 0; j < NV; ++j) r[i][j] = acc ? _mm512_loadu_ps(c + i * ldc + j * L) : _mm512_setzero_ps();
-        for (int64_t kk = 0; kk < kp; ++kk) {
-            const bool half = half_last && kk == kp - 1;
+        // Whole pairs, then the half pair apart: no test in the hot loop.
+        const int64_t full = half_last ? kp - 1 : kp;
+        auto step = [&](int64_t kk, bool half) {
             __m512i bv[NV];
-            for (int j = 0; j < NV; ++j) bv[j] = _mm512_loadu_si512(b + j * L);
+            for (int j = 0; j < NV; ++j) bv[j] = _mm512_loadu_si512(b + kk * ldb + j * L);
             for (int i = 0; i < MR; ++i) {
                 const __m512i av = _mm512_set1_epi32(int32_t(pair_at(a_rows[i] + 2 * kk, half)));
                 for (int j = 0; j < NV; ++j) r[i][j] = _mm512_dpbf16_ps(r[i][j], as_bh(av), as_bh(bv[j]));
             }
-            b += ldb;
-        }
+        };
+        for (int64_t kk = 0; kk < full; ++kk) step(kk, false);
+        if (half_last) step(full, true);
         for (int i = 0; i < MR; ++i)
             for (int j = 0; j < NV; ++j) _mm512_storeu_ps(c + i * ldc + j * L, r[i][j]);
     }

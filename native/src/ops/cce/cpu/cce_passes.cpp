@@ -180,13 +180,16 @@ void merge_stats(const std::vector<RunningStats>& st, Block b, float* m, float* 
     }
 }
 
-// Scratch of one worker for the tile loops.
+// Scratch of one worker for the tile loops; need_e: the dE product runs (on
+// the bf16 path, the only user of f32 classifier rows).
 struct WorkerTiles {
     HostScratch zt, apack, ctile, tgt_row;
-    WorkerTiles(CceRun& r, int64_t m_pad)
+    WorkerTiles(CceRun& r, int64_t m_pad, bool need_e)
         : zt(r.ctx, 4 * round_up(kTileRows, r.k.mr) * m_pad),
           apack(r.ctx, 4 * int64_t(r.k.kc) * r.k.mr),
-          ctile(r.ctx, r.p.dtype == ENGRAM_DTYPE_F32 ? 0 : 4 * kTileRows * r.p.d),
+          ctile(r.ctx, r.p.dtype == ENGRAM_DTYPE_F32 || (bf16_logits(r) && !need_e)
+                           ? 0
+                           : 4 * kTileRows * r.p.d),
           tgt_row(r.ctx, 4 * m_pad) {}
 };
 
@@ -329,7 +332,7 @@ void stats_pass(CceRun& r, float* m, float* s, float* tgt, float* lsum) {
     std::vector<RunningStats> st;
     std::vector<HostScratch> rowbuf;  // gather buffer: one panel of rows per worker
     for (int w = 0; w < workers(r); ++w) {
-        wt.emplace_back(r, m_pad_max);
+        wt.emplace_back(r, m_pad_max, false);
         st.emplace_back(r.ctx, m_pad_max, lsum != nullptr);
         rowbuf.emplace_back(r.ctx, 4 * nr * row_stride(d));
     }
@@ -368,7 +371,7 @@ void grad_pass(CceRun& r, const float* lse, const float* up, const GradDest& dst
     std::vector<WorkerTiles> wt;
     std::vector<WorkerGrads> wg;
     for (int w = 0; w < workers(r); ++w) {
-        wt.emplace_back(r, m_pad_max);
+        wt.emplace_back(r, m_pad_max, dst.grad_e != nullptr);
         wg.emplace_back(r, m_pad_max, dst.grad_e != nullptr);
     }
     for (int64_t begin = 0; begin < r.count(); begin += kGradBlockTokens) {
@@ -419,7 +422,7 @@ void fused_pass(CceRun& r, const float* up, const GradDest& dst, FilterCount& co
     std::vector<WorkerGrads> wg;
     std::vector<RunningStats> st;
     for (int w = 0; w < workers(r); ++w) {
-        wt.emplace_back(r, m_pad_max);
+        wt.emplace_back(r, m_pad_max, dst.grad_e != nullptr);
         wg.emplace_back(r, m_pad_max, dst.grad_e != nullptr);
         st.emplace_back(r.ctx, m_pad_max, lsum != nullptr);
     }
