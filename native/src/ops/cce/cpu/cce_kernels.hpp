@@ -91,8 +91,11 @@ struct CceKernels {
     // model as f32: bf16 products are exact in fp32). The gradient products
     // stay in f32: their left operand is the probability tile, which bf16
     // would round by 2^-9 relative, an error the CPU's bf16 tolerance (fp32
-    // rounding only) does not allow; the tiles, epilogues and scratch are
-    // those of the f32 functions, so mr, nr match.
+    // rounding only, tests/native/ops/cce/cce_harness.hpp) does not allow —
+    // tried: grad_e and grad_c then miss that bound by 200 to 1400 times in
+    // cce_bf16_test. (Splitting it into two bf16 terms would be accurate but
+    // as slow as f32.) The tiles, epilogues and scratch are those of the f32
+    // functions, so mr, nr match.
     //
     // Token rows -> panels of bf16 pairs along d ((d+1)/2 pairs, an odd d's
     // last pair with a zero high half): same chunk/panel layout as
