@@ -99,10 +99,11 @@ void pack_bf16_panels(const CceRun& r, Block b, int64_t p0, int64_t p1, float* p
     }
 }
 
-// The tile's f32 classifier rows when a product needs them: always on the f32
-// path, only for the dE product (need_e) on the bf16 one.
-const float* f32_rows_if(const CceRun& r, Tile t, float* buf, bool need_e) {
-    return bf16_logits(r) && !need_e ? nullptr : tile_rows(r, t, buf);
+// The tile's f32 classifier rows for the logits product; nullptr on the bf16
+// path, which converts them only if the dE product runs (grad_tile), so a
+// tile whose token panels the filter all skips is never converted.
+const float* logit_rows(const CceRun& r, Tile t, float* buf) {
+    return bf16_logits(r) ? nullptr : tile_rows(r, t, buf);
 }
 
 // Row of the target inside tile t for each token of the block, -1 elsewhere.
@@ -270,8 +271,10 @@ void grad_tile(CceRun& r, WorkerTiles& w, WorkerGrads& g, const BlockCoefs& co, 
     count.total.fetch_add(uint64_t(panels), std::memory_order_relaxed);
     count.skipped.fetch_add(skipped, std::memory_order_relaxed);
     if (skipped == uint64_t(panels)) return;
-    if (dst.grad_e)
+    if (dst.grad_e) {
+        if (!crow) crow = tile_rows(r, t, w.ctile.as<float>());  // bf16 path: converted here
         r.k.grad_e_tile(crow, t.rows, p.d, zt, b.m_pad, skip, g.det.as<float>(), g.apad.as<float>());
+    }
     if (dst.dc)
         r.k.grad_c_tile(g.gp.as<float>(), t.rows, b.m_pad, skip, rows, row_stride(p.d), p.d,
                         dst.dc + t.start * p.d);
@@ -353,7 +356,7 @@ void stats_pass(CceRun& r, float* m, float* s, float* tgt, float* lsum) {
         for_each_tile(r, [&](int w, Tile t) {
             WorkerTiles& x = wt[size_t(w)];
             float* zt = x.zt.as<float>();
-            logits_into(r, x, t, f32_rows_if(r, t, x.ctile.as<float>(), false), panels.as<float>(), b, zt);
+            logits_into(r, x, t, logit_rows(r, t, x.ctile.as<float>()), panels.as<float>(), b, zt);
             stats_tile(r, x, st[size_t(w)], t, b, zt);
         });
         merge_stats(st, b, m, s, tgt, lsum);
@@ -383,7 +386,7 @@ void grad_pass(CceRun& r, const float* lse, const float* up, const GradDest& dst
         for_each_tile(r, [&](int w, Tile t) {
             WorkerTiles& x = wt[size_t(w)];
             float* zt = x.zt.as<float>();
-            const float* crow = f32_rows_if(r, t, x.ctile.as<float>(), dst.grad_e != nullptr);
+            const float* crow = logit_rows(r, t, x.ctile.as<float>());
             logits_into(r, x, t, crow, panels.as<float>(), b, zt);
             grad_tile(r, x, wg[size_t(w)], co, t, b, zt, crow, rows.as<float>(), dst, count);
         });
@@ -441,7 +444,7 @@ void fused_pass(CceRun& r, const float* up, const GradDest& dst, FilterCount& co
     for (RunningStats& x : st) x.reset(cur.m_pad);
     for_each_tile(r, [&](int w, Tile t) {
         WorkerTiles& x = wt[size_t(w)];
-        logits_into(r, x, t, f32_rows_if(r, t, x.ctile.as<float>(), false), panels[0].as<float>(),
+        logits_into(r, x, t, logit_rows(r, t, x.ctile.as<float>()), panels[0].as<float>(),
                     cur, region(t));
         stats_tile(r, x, st[size_t(w)], t, cur, region(t));
     });
@@ -458,7 +461,7 @@ void fused_pass(CceRun& r, const float* up, const GradDest& dst, FilterCount& co
             if (dst.grad_e) std::memset(g.det.as<float>(), 0, g.det.bytes());
         for_each_tile(r, [&](int w, Tile t) {
             WorkerTiles& x = wt[size_t(w)];
-            const float* crow = f32_rows_if(r, t, x.ctile.as<float>(), dst.grad_e != nullptr);
+            const float* crow = logit_rows(r, t, x.ctile.as<float>());
             // The next chunk's logits first, into the worker's own tile: its
             // packing streams the classifier tile sequentially, which leaves
             // it in L2 for the strided reads of this chunk's dE product.
