@@ -200,7 +200,7 @@ run_ctest() {  # dir, label, [more ctest arguments, e.g. -R regex]
 run_fuzz() {
     local bin="$FUZZ_DIR/bin/engram_abi_fuzz" secs="${ENGRAM_FUZZ_SECONDS:-20}" isa work log repro
     say "fuzzing the C ABI (libFuzzer + ASan + UBSan), ${secs} s per CPU ISA"
-    for isa in avx512 avx2 scalar; do
+    for isa in avx512_bf16 avx512 avx2 scalar; do
         work="$FUZZ_DIR/run-$isa"
         log="$work/fuzz.log"
         rm -rf "$work"
@@ -213,7 +213,7 @@ run_fuzz() {
             PASSED=$((PASSED + 1))
             printf '    fuzz %s: passed, %s inputs (%s)\n' "$isa" \
                 "$(grep -o 'number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')" \
-                "$(grep -o 'kernels [a-z0-9]*' "$log" | head -1)"
+                "$(grep -o 'kernels [a-z0-9_]*' "$log" | head -1)"
         else
             FAILED=$((FAILED + 1))
             grep -E 'assertion failed|     call:|^     [^ ]|runtime error|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|SUMMARY' \

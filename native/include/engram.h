@@ -103,7 +103,8 @@ ENGRAM_API int32_t engram_dtype_bits(engram_dtype dtype);
 typedef ENGRAM_ENUM(engram_cpu_isa) {
     ENGRAM_CPU_ISA_SCALAR = 0,
     ENGRAM_CPU_ISA_AVX2 = 1,   /* AVX2 + FMA + F16C */
-    ENGRAM_CPU_ISA_AVX512 = 2  /* AVX-512 F/BW/DQ/VL  */
+    ENGRAM_CPU_ISA_AVX512 = 2, /* AVX-512 F/BW/DQ/VL  */
+    ENGRAM_CPU_ISA_AVX512_BF16 = 3 /* AVX-512 + AVX512_BF16 (VDPBF16PS): bf16 inputs use it */
 } engram_cpu_isa;
 
 typedef struct engram_capabilities {

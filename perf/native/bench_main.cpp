@@ -169,6 +169,7 @@ engram_dtype dtype_of(const std::string& s) {
 
 const char* isa_name(int isa) {
     switch (isa) {
+        case ENGRAM_CPU_ISA_AVX512_BF16: return "avx512_bf16";
         case ENGRAM_CPU_ISA_AVX512: return "avx512";
         case ENGRAM_CPU_ISA_AVX2: return "avx2";
         default: return "scalar";

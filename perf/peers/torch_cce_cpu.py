@@ -11,8 +11,11 @@ not depend on the values for a dense method. Peak extra memory is the growth of
 the process's peak RSS during the call (Linux: /proc/self/clear_refs resets it).
 Writes cases in the engram-bench/1 JSON format (impl "torch").
 
+With --dtype bf16/f16 the inputs (and weights) are in that dtype and the
+logits are upcast to f32 before the softmax, as mixed-precision training does.
+
 usage: torch_cce_cpu.py [--n 4096] [--v 32768] [--d 1024] [--reps 3]
-                        [--threads 0] [--json OUT.json]
+                        [--threads 0] [--dtype f32|bf16|f16] [--json OUT.json]
 """
 import argparse
 import json
@@ -46,6 +49,7 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--dtype", default="f32", choices=["f32", "bf16", "f16"])
     ap.add_argument("--json", default="")
     a = ap.parse_args()
     try:
@@ -68,6 +72,8 @@ def main():
     e = s[:, None] * gvec[targets] + 8.0 * u + 0.5 * torch.randn(n, d, generator=g) / d ** 0.5
     c = gvec + (prior.float() / 8.0)[:, None] * u
     del gvec
+    dt = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}[a.dtype]
+    e, c = e.to(dt), c.to(dt)  # the reference below reads the rounded values
 
     cases = []
 
@@ -86,7 +92,7 @@ def main():
 
     def error(with_grad):
         ew_ = e[samples].clone().requires_grad_(True)
-        z = F.linear(ew_, c)
+        z = F.linear(ew_, c).float()
         loss = F.cross_entropy(z, targets[samples], reduction="none")
         err = max((loss.double() - ref_loss).abs().max().item(),
                   (torch.logsumexp(z, 1).double() - ref_lse).abs().max().item())
@@ -112,7 +118,7 @@ def main():
         flops = 2.0 * n * v * d * (1 if op == "cce_forward" else 3)
         cases.append({
             "op": op, "impl": "torch", "variant": "materialized", "backend": "cpu",
-            "shape": {"n": n, "v": v, "d": d}, "dtype": "f32", "reps": len(times),
+            "shape": {"n": n, "v": v, "d": d}, "dtype": a.dtype, "reps": len(times),
             "median_ms": med, "min_ms": times[0], "max_ms": times[-1],
             "peak_extra_bytes": peak, "max_abs_err": error(op != "cce_forward"), "flops": flops,
             "gflops": flops / (med * 1e-3) / 1e9, "filter_eps": 0.0,
@@ -122,7 +128,7 @@ def main():
 
     def fwd():
         with torch.no_grad():
-            F.cross_entropy(F.linear(e, c), targets)
+            F.cross_entropy(F.linear(e, c).float(), targets)
 
     ew = e.clone().requires_grad_(True)
     cw = c.clone().requires_grad_(True)
@@ -130,7 +136,7 @@ def main():
     def fwd_bwd():
         ew.grad = None
         cw.grad = None
-        F.cross_entropy(F.linear(ew, cw), targets).backward()
+        F.cross_entropy(F.linear(ew, cw).float(), targets).backward()
 
     run("cce_forward", fwd)
     run("cce_forward_backward", fwd_bwd)

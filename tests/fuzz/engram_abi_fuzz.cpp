@@ -350,7 +350,7 @@ void fuzz_info(FuzzedDataProvider& in) {
                     EXPECT_CALL(engram_get_capabilities(&caps), ENGRAM_OK);
                     FUZZ_CHECK(caps.has_cpu == 1 && caps.abi_version == ENGRAM_ABI_VERSION && caps.cuda_built == 0 &&
                                    caps.cuda_device_count == 0 && caps.cpu_dtypes == 7 && caps.cuda_dtypes == 0 &&
-                                   caps.cpu_threads >= 1 && caps.cpu_isa >= 0 && caps.cpu_isa <= 2,
+                                   caps.cpu_threads >= 1 && caps.cpu_isa >= 0 && caps.cpu_isa <= 3,
                                "capabilities are not sane");
                     FUZZ_CHECK(std::memchr(caps.cpu_name, 0, sizeof caps.cpu_name) &&
                                    std::memchr(caps.cuda_status, 0, sizeof caps.cuda_status),
@@ -463,8 +463,12 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     FUZZ_CHECK(engram_get_capabilities(&caps) == ENGRAM_OK, "engram_get_capabilities: %s", engram_last_error());
     // ENGRAM_CPU_ISA can only lower the ISA the hardware has.
     const char* want = std::getenv("ENGRAM_CPU_ISA");
-    const int cap = !want ? 2 : std::strcmp(want, "scalar") == 0 ? 0 : std::strcmp(want, "avx2") == 0 ? 1 : 2;
-    static const char* const isa[] = {"scalar", "avx2", "avx512"};
+    const int cap = !want                               ? 3
+                    : std::strcmp(want, "scalar") == 0 ? 0
+                    : std::strcmp(want, "avx2") == 0   ? 1
+                    : std::strcmp(want, "avx512") == 0 ? 2
+                                                       : 3;
+    static const char* const isa[] = {"scalar", "avx2", "avx512", "avx512_bf16"};
     std::fprintf(stderr, "engram_abi_fuzz: kernels %s (ENGRAM_CPU_ISA=%s), %d threads\n", isa[caps.cpu_isa],
                  want ? want : "unset", caps.cpu_threads);
     FUZZ_CHECK(caps.cpu_isa <= cap, "ENGRAM_CPU_ISA=%s but the kernels are %s", want, isa[caps.cpu_isa]);

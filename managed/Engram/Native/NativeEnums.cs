@@ -61,6 +61,8 @@ public enum EngramCpuIsa
     Avx2 = 1,
     /// <summary>AVX-512 F/BW/DQ/VL.</summary>
     Avx512 = 2,
+    /// <summary>AVX-512 plus AVX512_BF16 (VDPBF16PS), used for bf16 inputs.</summary>
+    Avx512Bf16 = 3,
 }
 
 /// <summary>How per-token CCE losses are reduced (<c>engram_reduction</c>).</summary>

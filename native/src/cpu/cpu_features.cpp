@@ -48,6 +48,10 @@ engram_cpu_isa hardware_isa() {
     const bool avx2 = bit(l7.b, 5), fma = bit(l1.c, 12), f16c = bit(l1.c, 29), avx = bit(l1.c, 28);
     const bool avx512 = bit(l7.b, 16) /*F*/ && bit(l7.b, 17) /*DQ*/ && bit(l7.b, 30) /*BW*/ &&
                         bit(l7.b, 31) /*VL*/;
+    // AVX512_BF16 (VDPBF16PS) is leaf 7 subleaf 1, EAX bit 5; it uses the
+    // same ZMM state as the rest of AVX-512.
+    const bool avx512_bf16 = l7.a >= 1 && bit(cpuid(7, 1).a, 5);
+    if (avx512 && avx512_bf16 && avx2 && fma && f16c && zmm_state) return ENGRAM_CPU_ISA_AVX512_BF16;
     if (avx512 && avx2 && fma && f16c && zmm_state) return ENGRAM_CPU_ISA_AVX512;
     if (avx && avx2 && fma && f16c && ymm_state) return ENGRAM_CPU_ISA_AVX2;
 #endif
@@ -61,6 +65,7 @@ engram_cpu_isa resolve() {
         if (std::strcmp(force, "scalar") == 0) want = ENGRAM_CPU_ISA_SCALAR;
         if (std::strcmp(force, "avx2") == 0) want = ENGRAM_CPU_ISA_AVX2;
         if (std::strcmp(force, "avx512") == 0) want = ENGRAM_CPU_ISA_AVX512;
+        if (std::strcmp(force, "avx512_bf16") == 0) want = ENGRAM_CPU_ISA_AVX512_BF16;
         if (want < isa) isa = want;  // can only lower what the hardware has
     }
     return isa;

@@ -9,7 +9,8 @@
 namespace engram::cpu {
 
 // Best ISA this CPU and this build support; ENGRAM_CPU_ISA environment
-// variable ("scalar", "avx2", "avx512") can force a lower one for testing.
+// variable ("scalar", "avx2", "avx512", "avx512_bf16") can force a lower one
+// for testing.
 engram_cpu_isa detected_isa();
 
 std::string cpu_name();

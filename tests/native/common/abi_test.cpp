@@ -312,7 +312,7 @@ TEST(AbiInfo, CapabilitiesAreSane) {
     EXPECT_TRUE(caps.cuda_built == 0 || caps.cuda_built == 1) << caps.cuda_built;
     EXPECT_GE(caps.cuda_device_count, 0);
     EXPECT_GE(caps.cpu_isa, int(ENGRAM_CPU_ISA_SCALAR));
-    EXPECT_LE(caps.cpu_isa, int(ENGRAM_CPU_ISA_AVX512));
+    EXPECT_LE(caps.cpu_isa, int(ENGRAM_CPU_ISA_AVX512_BF16));
     EXPECT_GE(caps.cpu_threads, 1);
     const uint32_t floats = (1u << ENGRAM_DTYPE_F32) | (1u << ENGRAM_DTYPE_F16) | (1u << ENGRAM_DTYPE_BF16);
     EXPECT_EQ(floats, caps.cpu_dtypes) << "CPU inputs: f32, f16, bf16 (never the id types)";

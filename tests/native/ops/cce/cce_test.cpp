@@ -757,8 +757,10 @@ TEST(CceIsa, ForcedIsaIsReported) {
         EXPECT_EQ(ENGRAM_CPU_ISA_SCALAR, caps.cpu_isa);
     } else if (f == "avx2") {
         EXPECT_LE(caps.cpu_isa, int(ENGRAM_CPU_ISA_AVX2));
-    } else {
+    } else if (f == "avx512") {
         EXPECT_LE(caps.cpu_isa, int(ENGRAM_CPU_ISA_AVX512));
+    } else {
+        EXPECT_LE(caps.cpu_isa, int(ENGRAM_CPU_ISA_AVX512_BF16));
     }
 }
 

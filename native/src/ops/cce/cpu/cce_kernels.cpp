@@ -9,6 +9,7 @@ const CceKernels* cce_kernels_for(engram_cpu_isa isa) {
     if (isa > detected_isa()) return nullptr;
     switch (isa) {
 #if defined(ENGRAM_HAVE_X86_KERNELS)
+        case ENGRAM_CPU_ISA_AVX512_BF16: return &cce_kernels_avx512_bf16();
         case ENGRAM_CPU_ISA_AVX512: return &cce_kernels_avx512();
         case ENGRAM_CPU_ISA_AVX2: return &cce_kernels_avx2();
 #endif

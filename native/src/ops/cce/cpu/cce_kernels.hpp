@@ -2,7 +2,8 @@
 // the loops over token blocks and vocabulary tiles, threading and scratch;
 // these functions do the arithmetic on one tile. They are implemented once as
 // templates (cce_tiles.hpp) and instantiated per ISA (cce_scalar.cpp,
-// avx2/cce_avx2.cpp, avx512/cce_avx512.cpp).
+// avx2/cce_avx2.cpp, avx512/cce_avx512.cpp; avx512_bf16/cce_avx512_bf16.cpp
+// adds the bf16 logits product, cce_tiles_bf16.hpp).
 //
 // Orientation (why): the classifier C [v, d] is the big operand, so its rows
 // are the streamed A operand of the logits product and are packed only a
@@ -83,6 +84,32 @@ struct CceKernels {
     // with skip[p] == 0.
     void (*grad_c_tile)(const float* gp, int64_t vt, int64_t m_pad, const uint8_t* skip,
                         const float* rows, int64_t ld, int64_t d, float* dc);
+
+    // ---- bf16 inputs on a bf16 dot product (AVX512_BF16); nullptr elsewhere,
+    // where bf16 goes through the f32 functions above. ----
+    // Only the logits product runs in bf16 (fp32 accumulation, same error
+    // model as f32: bf16 products are exact in fp32). The gradient products
+    // stay in f32: their left operand is the probability tile, which bf16
+    // would round by 2^-9 relative, an error the CPU's bf16 tolerance (fp32
+    // rounding only, tests/native/ops/cce/cce_harness.hpp) does not allow —
+    // tried: grad_e and grad_c then miss that bound by 200 to 1400 times in
+    // cce_bf16_test. (Splitting it into two bf16 terms would be accurate but
+    // as slow as f32.) The tiles, epilogues and scratch are those of the f32
+    // functions, so mr, nr match.
+    //
+    // Token rows -> panels of bf16 pairs along d ((d+1)/2 pairs, an odd d's
+    // last pair with a zero high half): same chunk/panel layout as
+    // pack_token_panels in 32-bit words, chunks of kc pairs, so the panels
+    // take at most the f32 panels' bytes. rows[t]: bf16 row of token
+    // p_begin*nr + t (d elements), nullptr for padding.
+    void (*pack_token_panels_bf16)(const uint16_t* const* rows, int64_t d, int64_t m_pad,
+                                   int64_t p_begin, int64_t p_end, uint32_t* panels) = nullptr;
+    // logits_tile from bf16 classifier rows (row stride d) and pair panels.
+    void (*logits_tile_bf16)(const uint16_t* c_rows, int64_t vt, int64_t d, const uint32_t* panels,
+                             int64_t m_pad, float* zt, uint32_t* apack) = nullptr;
+    // The same bits without packing the classifier rows.
+    void (*logits_tile_unpacked_bf16)(const uint16_t* c_rows, int64_t vt, int64_t d,
+                                      const uint32_t* panels, int64_t m_pad, float* zt) = nullptr;
 };
 
 // Best kernels for this CPU (respecting the ENGRAM_CPU_ISA override).
@@ -94,5 +121,6 @@ const CceKernels* cce_kernels_for(engram_cpu_isa isa);
 const CceKernels& cce_kernels_scalar();
 const CceKernels& cce_kernels_avx2();
 const CceKernels& cce_kernels_avx512();
+const CceKernels& cce_kernels_avx512_bf16();
 
 }  // namespace engram::cpu

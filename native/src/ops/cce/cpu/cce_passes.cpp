@@ -78,6 +78,34 @@ const float* tile_rows(const CceRun& r, Tile t, float* buf) {
     return buf;
 }
 
+// bf16 inputs whose logits product runs on the bf16 dot product (the
+// kernels have one); the token panels then hold bf16 pairs (in the same
+// buffer: they take at most the f32 panels' bytes) and the classifier rows are
+// read as bf16, converted to f32 only for the dE product.
+bool bf16_logits(const CceRun& r) { return r.p.dtype == ENGRAM_DTYPE_BF16 && r.k.logits_tile_bf16; }
+
+// Packs the bf16 pair panels [p0, p1) of block b straight from the input rows.
+void pack_bf16_panels(const CceRun& r, Block b, int64_t p0, int64_t p1, float* panels) {
+    const int64_t nr = r.k.nr, d = r.p.d;
+    constexpr int64_t kMaxNr = 64;  // tokens per panel of any kernel table with bf16
+    const uint16_t* rows[kMaxNr];
+    const uint16_t* e = static_cast<const uint16_t*>(r.p.e);
+    for (int64_t q = p0; q < p1; ++q) {
+        for (int64_t j = 0; j < nr && j < kMaxNr; ++j) {
+            const int64_t i = q * nr + j;
+            rows[j] = i < b.m ? e + r.tokens.rows[size_t(b.begin + i)] * d : nullptr;
+        }
+        r.k.pack_token_panels_bf16(rows, d, b.m_pad, q, q + 1, reinterpret_cast<uint32_t*>(panels));
+    }
+}
+
+// The tile's f32 classifier rows for the logits product; nullptr on the bf16
+// path, which converts them only if the dE product runs (grad_tile), so a
+// tile whose token panels the filter all skips is never converted.
+const float* logit_rows(const CceRun& r, Tile t, float* buf) {
+    return bf16_logits(r) ? nullptr : tile_rows(r, t, buf);
+}
+
 // Row of the target inside tile t for each token of the block, -1 elsewhere.
 void target_rows(const CceRun& r, Block b, Tile t, int32_t* out) {
     for (int64_t i = 0; i < b.m_pad; ++i) {
@@ -153,13 +181,16 @@ void merge_stats(const std::vector<RunningStats>& st, Block b, float* m, float* 
     }
 }
 
-// Scratch of one worker for the tile loops.
+// Scratch of one worker for the tile loops; need_e: the dE product runs (on
+// the bf16 path, the only user of f32 classifier rows).
 struct WorkerTiles {
     HostScratch zt, apack, ctile, tgt_row;
-    WorkerTiles(CceRun& r, int64_t m_pad)
+    WorkerTiles(CceRun& r, int64_t m_pad, bool need_e)
         : zt(r.ctx, 4 * round_up(kTileRows, r.k.mr) * m_pad),
           apack(r.ctx, 4 * int64_t(r.k.kc) * r.k.mr),
-          ctile(r.ctx, r.p.dtype == ENGRAM_DTYPE_F32 ? 0 : 4 * kTileRows * r.p.d),
+          ctile(r.ctx, r.p.dtype == ENGRAM_DTYPE_F32 || (bf16_logits(r) && !need_e)
+                           ? 0
+                           : 4 * kTileRows * r.p.d),
           tgt_row(r.ctx, 4 * m_pad) {}
 };
 
@@ -175,13 +206,21 @@ struct WorkerGrads {
           row(r.ctx, want_e ? 4 * r.p.d : 0) {}
 };
 
-// Logits of tile t (classifier rows crow, f32) for block b into zt, bias and
-// softcap applied. Both kernels compute every logit as the same sequential
-// FMA chain, so every pass sees the same logits bit for bit whichever a block
-// uses (exp(z - lse) would amplify any difference).
+// Logits of tile t (classifier rows crow, f32; unused on the bf16 path, which
+// reads the input's rows) for block b into zt, bias and softcap applied. Both
+// kernels of a path compute every logit as the same sequential chain, so every
+// pass sees the same logits bit for bit whichever a block uses (exp(z - lse)
+// would amplify any difference).
 void logits_into(CceRun& r, WorkerTiles& w, Tile t, const float* crow, const float* panels,
                  Block b, float* zt) {
-    if (b.m_pad <= kUnpackedTokens)
+    if (bf16_logits(r)) {
+        const uint16_t* c16 = static_cast<const uint16_t*>(r.p.c) + t.start * r.p.d;
+        const uint32_t* pp = reinterpret_cast<const uint32_t*>(panels);
+        if (b.m_pad <= kUnpackedTokens)
+            r.k.logits_tile_unpacked_bf16(c16, t.rows, r.p.d, pp, b.m_pad, zt);
+        else
+            r.k.logits_tile_bf16(c16, t.rows, r.p.d, pp, b.m_pad, zt, w.apack.as<uint32_t>());
+    } else if (b.m_pad <= kUnpackedTokens)
         r.k.logits_tile_unpacked(crow, t.rows, r.p.d, panels, b.m_pad, zt);
     else
         r.k.logits_tile(crow, t.rows, r.p.d, panels, b.m_pad, zt, w.apack.as<float>());
@@ -232,8 +271,10 @@ void grad_tile(CceRun& r, WorkerTiles& w, WorkerGrads& g, const BlockCoefs& co, 
     count.total.fetch_add(uint64_t(panels), std::memory_order_relaxed);
     count.skipped.fetch_add(skipped, std::memory_order_relaxed);
     if (skipped == uint64_t(panels)) return;
-    if (dst.grad_e)
+    if (dst.grad_e) {
+        if (!crow) crow = tile_rows(r, t, w.ctile.as<float>());  // bf16 path: converted here
         r.k.grad_e_tile(crow, t.rows, p.d, zt, b.m_pad, skip, g.det.as<float>(), g.apad.as<float>());
+    }
     if (dst.dc)
         r.k.grad_c_tile(g.gp.as<float>(), t.rows, b.m_pad, skip, rows, row_stride(p.d), p.d,
                         dst.dc + t.start * p.d);
@@ -245,7 +286,10 @@ void prepare_block(CceRun& r, Block b, float* rows, float* panels) {
     const int64_t nr = r.k.nr, d = r.p.d, ld = row_stride(d);
     r.ctx.pool->parallel_for(b.m_pad / nr, 1, [&](int64_t p0, int64_t p1, int) {
         gather_rows(r, b, p0 * nr, p1 * nr, rows + p0 * nr * ld);
-        r.k.pack_token_panels(rows + p0 * nr * ld, ld, b.m_pad, d, p0, p1, panels);
+        if (bf16_logits(r))
+            pack_bf16_panels(r, b, p0, p1, panels);
+        else
+            r.k.pack_token_panels(rows + p0 * nr * ld, ld, b.m_pad, d, p0, p1, panels);
     });
     std::memset(rows + b.m_pad * ld, 0, sizeof(float) * size_t(nr));  // over-read padding
 }
@@ -291,13 +335,17 @@ void stats_pass(CceRun& r, float* m, float* s, float* tgt, float* lsum) {
     std::vector<RunningStats> st;
     std::vector<HostScratch> rowbuf;  // gather buffer: one panel of rows per worker
     for (int w = 0; w < workers(r); ++w) {
-        wt.emplace_back(r, m_pad_max);
+        wt.emplace_back(r, m_pad_max, false);
         st.emplace_back(r.ctx, m_pad_max, lsum != nullptr);
         rowbuf.emplace_back(r.ctx, 4 * nr * row_stride(d));
     }
     for (int64_t begin = 0; begin < r.count(); begin += mb) {
         const Block b = block_at(r, begin, mb);
         r.ctx.pool->parallel_for(b.m_pad / nr, 1, [&](int64_t p0, int64_t p1, int w) {
+            if (bf16_logits(r)) {
+                pack_bf16_panels(r, b, p0, p1, panels.as<float>());
+                return;
+            }
             for (int64_t q = p0; q < p1; ++q) {
                 gather_rows(r, b, q * nr, (q + 1) * nr, rowbuf[size_t(w)].as<float>());
                 r.k.pack_token_panels(rowbuf[size_t(w)].as<float>(), row_stride(d), b.m_pad, d, q,
@@ -308,7 +356,7 @@ void stats_pass(CceRun& r, float* m, float* s, float* tgt, float* lsum) {
         for_each_tile(r, [&](int w, Tile t) {
             WorkerTiles& x = wt[size_t(w)];
             float* zt = x.zt.as<float>();
-            logits_into(r, x, t, tile_rows(r, t, x.ctile.as<float>()), panels.as<float>(), b, zt);
+            logits_into(r, x, t, logit_rows(r, t, x.ctile.as<float>()), panels.as<float>(), b, zt);
             stats_tile(r, x, st[size_t(w)], t, b, zt);
         });
         merge_stats(st, b, m, s, tgt, lsum);
@@ -326,7 +374,7 @@ void grad_pass(CceRun& r, const float* lse, const float* up, const GradDest& dst
     std::vector<WorkerTiles> wt;
     std::vector<WorkerGrads> wg;
     for (int w = 0; w < workers(r); ++w) {
-        wt.emplace_back(r, m_pad_max);
+        wt.emplace_back(r, m_pad_max, dst.grad_e != nullptr);
         wg.emplace_back(r, m_pad_max, dst.grad_e != nullptr);
     }
     for (int64_t begin = 0; begin < r.count(); begin += kGradBlockTokens) {
@@ -338,7 +386,7 @@ void grad_pass(CceRun& r, const float* lse, const float* up, const GradDest& dst
         for_each_tile(r, [&](int w, Tile t) {
             WorkerTiles& x = wt[size_t(w)];
             float* zt = x.zt.as<float>();
-            const float* crow = tile_rows(r, t, x.ctile.as<float>());
+            const float* crow = logit_rows(r, t, x.ctile.as<float>());
             logits_into(r, x, t, crow, panels.as<float>(), b, zt);
             grad_tile(r, x, wg[size_t(w)], co, t, b, zt, crow, rows.as<float>(), dst, count);
         });
@@ -377,7 +425,7 @@ void fused_pass(CceRun& r, const float* up, const GradDest& dst, FilterCount& co
     std::vector<WorkerGrads> wg;
     std::vector<RunningStats> st;
     for (int w = 0; w < workers(r); ++w) {
-        wt.emplace_back(r, m_pad_max);
+        wt.emplace_back(r, m_pad_max, dst.grad_e != nullptr);
         wg.emplace_back(r, m_pad_max, dst.grad_e != nullptr);
         st.emplace_back(r.ctx, m_pad_max, lsum != nullptr);
     }
@@ -396,8 +444,8 @@ void fused_pass(CceRun& r, const float* up, const GradDest& dst, FilterCount& co
     for (RunningStats& x : st) x.reset(cur.m_pad);
     for_each_tile(r, [&](int w, Tile t) {
         WorkerTiles& x = wt[size_t(w)];
-        logits_into(r, x, t, tile_rows(r, t, x.ctile.as<float>()), panels[0].as<float>(), cur,
-                    region(t));
+        logits_into(r, x, t, logit_rows(r, t, x.ctile.as<float>()), panels[0].as<float>(),
+                    cur, region(t));
         stats_tile(r, x, st[size_t(w)], t, cur, region(t));
     });
     finish_stats(cur);
@@ -413,7 +461,7 @@ void fused_pass(CceRun& r, const float* up, const GradDest& dst, FilterCount& co
             if (dst.grad_e) std::memset(g.det.as<float>(), 0, g.det.bytes());
         for_each_tile(r, [&](int w, Tile t) {
             WorkerTiles& x = wt[size_t(w)];
-            const float* crow = tile_rows(r, t, x.ctile.as<float>());
+            const float* crow = logit_rows(r, t, x.ctile.as<float>());
             // The next chunk's logits first, into the worker's own tile: its
             // packing streams the classifier tile sequentially, which leaves
             // it in L2 for the strided reads of this chunk's dE product.
