@@ -17,7 +17,8 @@ extern "C" {
    counts one per head and sequence). */
 typedef ENGRAM_ENUM(engram_scan_op) {
     ENGRAM_OP_SCAN_LINEAR_FORWARD = 200,
-    ENGRAM_OP_SCAN_LINEAR_DECODE = 201
+    ENGRAM_OP_SCAN_LINEAR_DECODE = 201,
+    ENGRAM_OP_SCAN_LINEAR_BACKWARD = 202
 } engram_scan_op;
 
 /* ------------------------------------------------------------------------- */
@@ -128,6 +129,42 @@ ENGRAM_API engram_status engram_scan_linear_decode(engram_context* ctx,
                                                    const engram_scan_inputs* in,
                                                    const engram_scan_options* opts, void* o,
                                                    float* state_out);
+
+/* Gradients of the forward; each may be NULL to skip it (at least one set).
+   Overwritten, not accumulated. dq, dk, dv in `dtype`: F32 or the inputs'
+   dtype (accumulated in fp32 and rounded once); dg and d_initial_state fp32.
+   With grouped heads dq and dk sum over the value heads sharing a q/k head. */
+typedef struct engram_scan_grads {
+    uint32_t struct_size;
+    int32_t dtype;
+    void* dq;                   /* [B, T, Hk, K]                                    */
+    void* dk;                   /* [B, T, Hk, K]                                    */
+    void* dv;                   /* [B, T, H, V]                                     */
+    float* dg;                  /* [B, T, H] or [B, T, H, K] like in->g; must be
+                                   NULL for gate NONE                               */
+    float* d_initial_state;     /* [B, H, K, V]                                     */
+} engram_scan_grads;
+
+ENGRAM_API engram_status engram_scan_grads_init(engram_scan_grads* grads);
+
+/* Backward of engram_scan_linear_forward for the same in and opts. grad_o
+   [B, T, H, V] in opts->output_dtype (the dtype of o); grad_final_state NULL
+   (zero) or [B, H, K, V] fp32, the gradient reaching the final state. The
+   backward recomputes the states (it keeps the state at every chunk start
+   and, within a chunk, every token's state: scratch per worker of
+   (ceil(T / chunk) + chunk + 2) K V + 2 T K floats), then runs the recurrence
+   backwards token by token:
+     dS += scale q_t do_t^T;  dq_t = scale S_t do_t;  dk_t = dS v_t;
+     dv_t = dS^T k_t;  dg_t = exp(g_t) * sum(dS . S_{t-1}) (per row for gk);
+     dS <- diag(exp(g_t)) dS;   d_initial_state = dS at t = 0.
+   NaN in an input reaches the gradients that depend on it, as autograd of the
+   recurrence would. Deterministic: bit-identical for any thread count. */
+ENGRAM_API engram_status engram_scan_linear_backward(engram_context* ctx,
+                                                     const engram_scan_inputs* in,
+                                                     const engram_scan_options* opts,
+                                                     const void* grad_o,
+                                                     const float* grad_final_state,
+                                                     const engram_scan_grads* grads);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -146,6 +146,48 @@ void check_output(engram_context& ctx, const void* p, uint64_t bytes, uint64_t a
     check_buffer(ctx, p, bytes, name);
 }
 
+ScanGrads validate_grads(engram_context& ctx, const ScanProblem& p, const Sizes& sz,
+                         const engram_scan_grads* grads, std::vector<TensorSpan>& spans) {
+    require_not_null(grads, "grads");
+    require_struct_size(grads->struct_size, sizeof *grads, "grads", "engram_scan_grads_init");
+    if (grads->dtype != ENGRAM_DTYPE_F32 && grads->dtype != p.dtype)
+        fail(ENGRAM_ERR_UNSUPPORTED,
+             format("grads->dtype = %d (%s): dq, dk, dv are written as F32 or as the inputs' "
+                    "dtype (%s)",
+                    grads->dtype, dtype_name(grads->dtype), dtype_name(p.dtype)));
+    ScanGrads g;
+    g.dtype = engram_dtype(grads->dtype);
+    g.dq = grads->dq;
+    g.dk = grads->dk;
+    g.dv = grads->dv;
+    g.dg = grads->dg;
+    g.d_initial_state = grads->d_initial_state;
+    if (!g.dq && !g.dk && !g.dv && !g.dg && !g.d_initial_state)
+        fail(ENGRAM_ERR_INVALID_ARGUMENT,
+             "grads has no output: set at least one of dq, dk, dv, dg, d_initial_state");
+    if (g.dg && p.gate == ENGRAM_SCAN_GATE_NONE)
+        fail(ENGRAM_ERR_INVALID_ARGUMENT, "grads->dg is set but in->gate is NONE");
+    const uint64_t gs = engram_dtype_size(g.dtype);
+    const uint64_t qk = sz.qk / engram_dtype_size(p.dtype) * gs;
+    const uint64_t v = sz.v / engram_dtype_size(p.dtype) * gs;
+    require_aligned(g.dq, gs, "grads->dq");
+    require_aligned(g.dk, gs, "grads->dk");
+    require_aligned(g.dv, gs, "grads->dv");
+    require_aligned(g.dg, 4, "grads->dg");
+    require_aligned(g.d_initial_state, 4, "grads->d_initial_state");
+    check_buffer(ctx, g.dq, qk, "grads->dq");
+    check_buffer(ctx, g.dk, qk, "grads->dk");
+    check_buffer(ctx, g.dv, v, "grads->dv");
+    check_buffer(ctx, g.dg, sz.g, "grads->dg");
+    check_buffer(ctx, g.d_initial_state, sz.state, "grads->d_initial_state");
+    spans.push_back({g.dq, qk, "grads->dq", true});
+    spans.push_back({g.dk, qk, "grads->dk", true});
+    spans.push_back({g.dv, v, "grads->dv", true});
+    spans.push_back({g.dg, sz.g, "grads->dg", true});
+    spans.push_back({g.d_initial_state, sz.state, "grads->d_initial_state", true});
+    return g;
+}
+
 const ScanBackend& scan_backend(const engram_context& c) {
     return backend_table(c, scan_cpu_backend(), scan_cuda_backend(), "scan");
 }
@@ -172,6 +214,38 @@ ENGRAM_API engram_status engram_scan_inputs_init(engram_scan_inputs* inputs) {
         inputs->struct_size = sizeof *inputs;
         inputs->dtype = ENGRAM_DTYPE_F32;
         inputs->gate = ENGRAM_SCAN_GATE_NONE;
+    });
+}
+
+ENGRAM_API engram_status engram_scan_grads_init(engram_scan_grads* grads) {
+    return guard(__func__, [&] {
+        require_not_null(grads, "grads");
+        std::memset(grads, 0, sizeof *grads);
+        grads->struct_size = sizeof *grads;
+        grads->dtype = ENGRAM_DTYPE_F32;
+    });
+}
+
+ENGRAM_API engram_status engram_scan_linear_backward(engram_context* ctx,
+                                                     const engram_scan_inputs* in,
+                                                     const engram_scan_options* opts,
+                                                     const void* grad_o,
+                                                     const float* grad_final_state,
+                                                     const engram_scan_grads* grads) {
+    return run_op(__func__, ENGRAM_OP_SCAN_LINEAR_BACKWARD, ctx, [&](engram_context& c) {
+        Sizes sz{};
+        const ScanProblem p = validate_inputs(c, in, opts, sz);
+        require_not_null(grad_o, "grad_o");
+        require_aligned(grad_o, engram_dtype_size(p.out_dtype), "grad_o");
+        check_buffer(c, grad_o, sz.o, "grad_o");
+        require_aligned(grad_final_state, 4, "grad_final_state");
+        check_buffer(c, grad_final_state, sz.state, "grad_final_state");
+        std::vector<TensorSpan> spans = input_spans(p, sz);
+        spans.push_back({grad_o, sz.o, "grad_o", false});
+        spans.push_back({grad_final_state, sz.state, "grad_final_state", false});
+        const ScanGrads g = validate_grads(c, p, sz, grads, spans);
+        require_disjoint(spans);
+        scan_backend(c).linear_backward(c, p, grad_o, grad_final_state, g);
     });
 }
 

@@ -13,6 +13,9 @@ struct ScanBackend {
     void (*linear_forward)(engram_context& ctx, const ScanProblem& p, void* o, float* final_state);
     // One token (p.t == 1): o [B, 1, H, V]; state_out may equal p.initial_state.
     void (*linear_decode)(engram_context& ctx, const ScanProblem& p, void* o, float* state_out);
+    // Gradients of linear_forward; grad_o in p.out_dtype, grad_final_state may be null.
+    void (*linear_backward)(engram_context& ctx, const ScanProblem& p, const void* grad_o,
+                            const float* grad_final_state, const ScanGrads& grads);
 };
 
 const ScanBackend& scan_cpu_backend();

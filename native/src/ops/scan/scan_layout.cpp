@@ -26,6 +26,14 @@ LayoutTable scan_layout() {
         ENGRAM_LAYOUT_FIELD(engram_scan_inputs, v),
         ENGRAM_LAYOUT_FIELD(engram_scan_inputs, g),
         ENGRAM_LAYOUT_FIELD(engram_scan_inputs, initial_state),
+        ENGRAM_LAYOUT_SIZE(engram_scan_grads),
+        ENGRAM_LAYOUT_FIELD(engram_scan_grads, struct_size),
+        ENGRAM_LAYOUT_FIELD(engram_scan_grads, dtype),
+        ENGRAM_LAYOUT_FIELD(engram_scan_grads, dq),
+        ENGRAM_LAYOUT_FIELD(engram_scan_grads, dk),
+        ENGRAM_LAYOUT_FIELD(engram_scan_grads, dv),
+        ENGRAM_LAYOUT_FIELD(engram_scan_grads, dg),
+        ENGRAM_LAYOUT_FIELD(engram_scan_grads, d_initial_state),
     };
     return LayoutTable{fields, sizeof fields / sizeof fields[0]};
 }

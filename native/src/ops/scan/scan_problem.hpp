@@ -30,4 +30,14 @@ struct ScanProblem {
     }
 };
 
+// Gradient destinations of the backward (validated; null = not wanted).
+struct ScanGrads {
+    void* dq = nullptr;
+    void* dk = nullptr;
+    void* dv = nullptr;
+    float* dg = nullptr;
+    float* d_initial_state = nullptr;
+    engram_dtype dtype = ENGRAM_DTYPE_F32;  // of dq, dk, dv
+};
+
 }  // namespace engram

@@ -8,6 +8,7 @@ OpFamily scan_ops() {
     static const OpInfo ops[] = {
         {ENGRAM_OP_SCAN_LINEAR_FORWARD, "scan_linear_forward", "scan", kFloatDtypes, 0},
         {ENGRAM_OP_SCAN_LINEAR_DECODE, "scan_linear_decode", "scan", kFloatDtypes, 0},
+        {ENGRAM_OP_SCAN_LINEAR_BACKWARD, "scan_linear_backward", "scan", kFloatDtypes, 0},
     };
     return OpFamily{ops, sizeof ops / sizeof ops[0]};
 }
