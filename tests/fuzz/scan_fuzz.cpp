@@ -86,6 +86,7 @@ void check_results(const ScanCase& c, const engram_test::ScanRefProblem& ref, co
     engram_test::ScanRefProblem a = ref;
     for (auto* v : {&a.q, &a.k, &a.v, &a.s0})
         for (double& x : *v) x = std::fabs(x);
+    a.scale = std::fabs(a.scale);
     const engram_test::ScanRefResult mag = engram_test::ref_scan_recurrent(a);
     const int64_t chunk = c.chunk ? c.chunk : ENGRAM_SCAN_DEFAULT_CHUNK;
     const double terms = double(2 * c.kd + 2 * std::min(chunk, c.t) + (c.t + chunk - 1) / chunk + 8);

@@ -104,6 +104,7 @@ void check_backward(Context& ctx, const ScanSpec& s, bool with_state, engram_dty
     Upstream abs_u = u;
     for (auto* v : {&abs_ref.q, &abs_ref.k, &abs_ref.v, &abs_ref.s0})
         for (double& x : *v) x = std::fabs(x);
+    abs_ref.scale = std::fabs(abs_ref.scale);
     for (float& x : abs_u.d_o) x = std::fabs(x);
     for (float& x : abs_u.d_state) x = std::fabs(x);
     const double terms = double(2 * s.t + 2 * s.k_dim + 2 * s.v_dim + 8);

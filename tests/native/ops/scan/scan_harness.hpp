@@ -160,6 +160,7 @@ inline ScanBounds scan_bounds(const ScanData& d) {
     for (double& x : a.k) x = std::fabs(x);
     for (double& x : a.v) x = std::fabs(x);
     for (double& x : a.s0) x = std::fabs(x);
+    a.scale = std::fabs(a.scale);
     const ScanRefResult m = ref_scan_recurrent(a);
     const ScanSpec& s = d.spec;
     const int64_t chunk = s.chunk ? s.chunk : ENGRAM_SCAN_DEFAULT_CHUNK;
