@@ -12,21 +12,12 @@
 #include <limits>
 
 #include "ops/scan/reference/scan_reference.hpp"
-#include "shared/half.h"
 
 namespace fuzz {
 
 namespace {
 
-using engram::bf16_to_f32;
-using engram::f16_to_f32;
-using engram::f32_to_bf16;
-using engram::f32_to_f16;
-
-template <class T>
-T pick(FuzzedDataProvider& in, std::initializer_list<T> values) {
-    return *(values.begin() + in.ConsumeIntegralInRange<size_t>(0, values.size() - 1));
-}
+using namespace scan_detail;
 
 struct ScanCase {
     bool decode = false;
@@ -51,34 +42,6 @@ struct ScanCase {
         return buf;
     }
 };
-
-float round16(int32_t dt, float x) {
-    return dt == ENGRAM_DTYPE_F32 ? x : dt == ENGRAM_DTYPE_BF16 ? bf16_to_f32(f32_to_bf16(x)) : f16_to_f32(f32_to_f16(x));
-}
-
-std::vector<uint8_t> encode(int32_t dt, const std::vector<float>& v) {
-    std::vector<uint8_t> r(v.size() * (dt == ENGRAM_DTYPE_F32 ? 4 : 2));
-    for (size_t i = 0; i < v.size(); ++i) {
-        if (dt == ENGRAM_DTYPE_F32) {
-            std::memcpy(r.data() + 4 * i, &v[i], 4);
-        } else {
-            const uint16_t h = dt == ENGRAM_DTYPE_BF16 ? f32_to_bf16(v[i]) : f32_to_f16(v[i]);
-            std::memcpy(r.data() + 2 * i, &h, 2);
-        }
-    }
-    return r;
-}
-
-float decode_at(int32_t dt, const uint8_t* p, size_t i) {
-    if (dt == ENGRAM_DTYPE_F32) {
-        float f;
-        std::memcpy(&f, p + 4 * i, 4);
-        return f;
-    }
-    uint16_t h;
-    std::memcpy(&h, p + 2 * i, 2);
-    return dt == ENGRAM_DTYPE_BF16 ? bf16_to_f32(h) : f16_to_f32(h);
-}
 
 void check_results(const ScanCase& c, const engram_test::ScanRefProblem& ref, const uint8_t* o,
                    const float* state) {
@@ -120,8 +83,13 @@ void check_results(const ScanCase& c, const engram_test::ScanRefProblem& ref, co
 
 void fuzz_scan(FuzzedDataProvider& in, engram_context* ctx) {
     FUZZ_CHECK(engram_context_set_threads(ctx, in.ConsumeIntegralInRange(1, 3)) == ENGRAM_OK, "set_threads");
+    const int op = in.ConsumeIntegralInRange(0, 2);
+    if (op == 2) {
+        fuzz_scan_backward(in, ctx);  // scan_fuzz_backward.cpp
+        return;
+    }
     ScanCase c;
-    c.decode = in.ConsumeBool();
+    c.decode = op == 1;
     c.dtype = pick<int32_t>(in, {ENGRAM_DTYPE_F32, ENGRAM_DTYPE_F16, ENGRAM_DTYPE_BF16});
     c.out_dtype = pick<int32_t>(in, {ENGRAM_SCAN_OUTPUT_DTYPE_INPUT, ENGRAM_DTYPE_F32, c.dtype});
     c.gate = in.ConsumeIntegralInRange(0, 2);
@@ -300,6 +268,7 @@ void fuzz_scan(FuzzedDataProvider& in, engram_context* ctx) {
         default: break;  // valid
     }
     g_trace += fault.empty() ? " | valid" : " | " + fault;
+    if (std::getenv("ENGRAM_FUZZ_TRACE")) std::fprintf(stderr, "%s\n", g_trace.c_str());
     a.snapshot();
     const engram_status st = c.decode ? engram_scan_linear_decode(ctx_arg, in_arg, opts_arg, o, state_out)
                                       : engram_scan_linear_forward(ctx_arg, in_arg, opts_arg, o, state_out);
