@@ -117,19 +117,30 @@ void scan_chunk(ChunkBuffers& buf, int64_t n, int64_t kd, int64_t vd, engram_sca
     float* S = buf.state;
 
     // Scores A[i, j] = sum_c q_ic k_jc D_c[i, j] for j <= i.
-    for (int64_t i = 0; i < n; ++i) {
-        const float* qi = buf.q + i * kd;
-        float* ai = buf.a + i * n;
-        for (int64_t j = 0; j <= i; ++j) {
-            const float* kj = buf.k + j * kd;
-            if (gate == ENGRAM_SCAN_GATE_VECTOR) {
+    if (gate == ENGRAM_SCAN_GATE_VECTOR) {
+        for (int64_t i = 0; i < n; ++i) {
+            const float* qi = buf.q + i * kd;
+            float* ai = buf.a + i * n;
+            for (int64_t j = 0; j <= i; ++j) {
+                const float* kj = buf.k + j * kd;
                 float s = 0.0f;
                 for (int64_t c = 0; c < kd; ++c) s += qi[c] * kj[c] * dec.between(i, j, c);
                 ai[j] = s;
-            } else {
-                const float s = dot(qi, kj, kd);
-                ai[j] = gate == ENGRAM_SCAN_GATE_SCALAR ? s * dec.between(i, j, 0) : s;
             }
+        }
+    } else {
+        // Q K^T as rank-1 updates over c with K transposed (in kd, free until
+        // the state update), so the inner loop runs along j and vectorises.
+        float* kt = buf.kd;  // [K, n]
+        for (int64_t j = 0; j < n; ++j)
+            for (int64_t c = 0; c < kd; ++c) kt[c * n + j] = buf.k[j * kd + c];
+        for (int64_t i = 0; i < n; ++i) {
+            const float* qi = buf.q + i * kd;
+            float* ai = buf.a + i * n;
+            std::memset(ai, 0, size_t(i + 1) * sizeof(float));
+            for (int64_t c = 0; c < kd; ++c) axpy(qi[c], kt + c * n, ai, i + 1);
+            if (gate == ENGRAM_SCAN_GATE_SCALAR)
+                for (int64_t j = 0; j <= i; ++j) ai[j] *= dec.between(i, j, 0);
         }
     }
 
