@@ -83,7 +83,32 @@ void check_results(const ScanCase& c, const engram_test::ScanRefProblem& ref, co
 
 void fuzz_scan(FuzzedDataProvider& in, engram_context* ctx) {
     FUZZ_CHECK(engram_context_set_threads(ctx, in.ConsumeIntegralInRange(1, 3)) == ENGRAM_OK, "set_threads");
-    const int op = in.ConsumeIntegralInRange(0, 2);
+    const int op = in.ConsumeIntegralInRange(0, 3);
+    if (op == 3) {  // the *_init functions: NULL, and their defaults
+        g_trace = "scan *_init";
+        check_status("engram_scan_options_init(NULL)", engram_scan_options_init(nullptr), Expect{ENGRAM_ERR_INVALID_ARGUMENT, {"opts"}});
+        check_status("engram_scan_inputs_init(NULL)", engram_scan_inputs_init(nullptr), Expect{ENGRAM_ERR_INVALID_ARGUMENT, {"inputs"}});
+        check_status("engram_scan_grads_init(NULL)", engram_scan_grads_init(nullptr), Expect{ENGRAM_ERR_INVALID_ARGUMENT, {"grads"}});
+        engram_scan_options o;
+        engram_scan_inputs i;
+        engram_scan_grads g;
+        std::memset(&o, 0xAB, sizeof o);
+        std::memset(&i, 0xAB, sizeof i);
+        std::memset(&g, 0xAB, sizeof g);
+        FUZZ_CHECK(engram_scan_options_init(&o) == ENGRAM_OK && engram_scan_inputs_init(&i) == ENGRAM_OK &&
+                       engram_scan_grads_init(&g) == ENGRAM_OK,
+                   "scan *_init failed");
+        FUZZ_CHECK(o.struct_size == sizeof o && o.chunk_size == 0 && o.scale == 0.0f &&
+                       o.output_dtype == ENGRAM_SCAN_OUTPUT_DTYPE_INPUT,
+                   "engram_scan_options_init defaults");
+        FUZZ_CHECK(i.struct_size == sizeof i && i.dtype == ENGRAM_DTYPE_F32 && i.gate == ENGRAM_SCAN_GATE_NONE &&
+                       i.batch == 0 && i.qk_heads == 0 && !i.q && !i.g && !i.initial_state,
+                   "engram_scan_inputs_init defaults");
+        FUZZ_CHECK(g.struct_size == sizeof g && g.dtype == ENGRAM_DTYPE_F32 && !g.dq && !g.dk && !g.dv && !g.dg &&
+                       !g.d_initial_state,
+                   "engram_scan_grads_init defaults");
+        return;
+    }
     if (op == 2) {
         fuzz_scan_backward(in, ctx);  // scan_fuzz_backward.cpp
         return;
