@@ -124,7 +124,8 @@ ENGRAM_API engram_status engram_scan_linear_forward(engram_context* ctx,
    is the state before the token (NULL = zeros, i.e. position 0). Writes o
    [B, 1, H, V] and state_out [B, H, K, V] fp32 (required). state_out may be
    in->initial_state itself (updated in place); any other overlap is rejected.
-   Constant time and memory per token. opts->chunk_size is not used. */
+   Constant time and memory per token. opts->chunk_size is validated but not
+   used. */
 ENGRAM_API engram_status engram_scan_linear_decode(engram_context* ctx,
                                                    const engram_scan_inputs* in,
                                                    const engram_scan_options* opts, void* o,
