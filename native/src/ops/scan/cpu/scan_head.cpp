@@ -83,7 +83,7 @@ uint64_t ChunkBuffers::bytes(int64_t chunk, int64_t k, int64_t v, int64_t width)
     const uint64_t c = uint64_t(chunk);
     const uint64_t w = uint64_t(width > 0 ? width : 1);
     return align64(c * k * 4) * 3 + align64(c * v * 4) * 2 + align64(c * c * 4) +
-           align64(c * w * 4) + align64(c * w * 8) + align64(c * w * 4) + align64(uint64_t(k) * v * 4);
+           align64(c * w * 8) + align64(c * w * 4) + align64(uint64_t(k) * v * 4);
 }
 
 ChunkBuffers ChunkBuffers::carve(void* base, int64_t chunk, int64_t k, int64_t v, int64_t width) {
@@ -102,7 +102,6 @@ ChunkBuffers ChunkBuffers::carve(void* base, int64_t chunk, int64_t k, int64_t v
     s.v = static_cast<float*>(take(c * v * 4));
     s.o = static_cast<float*>(take(c * v * 4));
     s.a = static_cast<float*>(take(c * c * 4));
-    s.d0 = static_cast<float*>(take(c * w * 4));
     s.b = static_cast<double*>(take(c * w * 8));
     s.r = static_cast<int32_t*>(take(c * w * 4));
     s.state = static_cast<float*>(take(uint64_t(k) * v * 4));

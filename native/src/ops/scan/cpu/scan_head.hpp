@@ -17,8 +17,7 @@ struct ChunkBuffers {
     float* v = nullptr;    // [C, V]
     float* o = nullptr;    // [C, V] output rows
     float* a = nullptr;    // [C, C] masked scores of the chunk
-    float* kd = nullptr;   // [C, K] k times its decay to the chunk's end
-    float* d0 = nullptr;   // [C, max(width, 1)] decay from the chunk's start
+    float* kd = nullptr;   // [C, K] k times its decay to the chunk's end (first K^T)
     double* b = nullptr;   // [C, width] cumulative log-decay since the last reset
     int32_t* r = nullptr;  // [C, width] token of the last reset (g = -inf), -1 none
     float* state = nullptr;  // [K, V] the carried state
