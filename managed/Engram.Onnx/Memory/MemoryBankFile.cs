@@ -127,8 +127,8 @@ public static class MemoryBankFile
         if (!File.Exists(path)) throw new FileNotFoundException($"memory file '{path}' does not exist", path);
         var bytes = File.ReadAllBytes(path);
         string Bad(string why) => $"memory file '{path}' is not a valid Engram memory bank: {why}";
+        if (bytes.Length >= 8 && !bytes.AsSpan(0, 8).SequenceEqual(Magic)) throw new InvalidDataException(Bad("wrong magic (not a memory bank file)"));
         if (bytes.Length < FixedHeader + 4) throw new InvalidDataException(Bad($"{bytes.Length} bytes, shorter than the header (truncated?)"));
-        if (!bytes.AsSpan(0, 8).SequenceEqual(Magic)) throw new InvalidDataException(Bad("wrong magic (not a memory bank file)"));
         uint version = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8));
         if (version != Version) throw new InvalidDataException(Bad($"format version {version}; this build reads version {Version}"));
         uint hidden = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(12));
