@@ -1,7 +1,7 @@
 namespace Engram.Onnx.Graph;
 
-/// <summary>One node of an ONNX main graph: its name, operator and output tensor names.</summary>
-public sealed record OnnxNodeInfo(string Name, string OpType, IReadOnlyList<string> Outputs);
+/// <summary>One node of an ONNX main graph: its name, operator, input and output tensor names.</summary>
+public sealed record OnnxNodeInfo(string Name, string OpType, IReadOnlyList<string> Inputs, IReadOnlyList<string> Outputs);
 
 /// <summary>What <see cref="OnnxGraph.Inspect(ReadOnlyMemory{byte})"/> reads from a model: the main graph's inputs,
 /// outputs, initializer names and nodes (subgraphs of If/Loop/Scan are not walked).</summary>
@@ -35,7 +35,7 @@ public static class OnnxGraph
 {
     private const int ModelGraph = 7;
     private const int GraphNode = 1, GraphInitializer = 5, GraphInput = 11, GraphOutput = 12;
-    private const int NodeOutput = 2, NodeName = 3, NodeOpType = 4;
+    private const int NodeInput = 1, NodeOutput = 2, NodeName = 3, NodeOpType = 4;
     private const int ValueInfoName = 1, TensorName = 8;
 
     /// <summary>Reads the main graph's inputs, outputs, initializers and nodes.</summary>
@@ -135,14 +135,16 @@ public static class OnnxGraph
     private static OnnxNodeInfo ReadNode(ProtoReader node)
     {
         string name = "", op = "";
+        var inputs = new List<string>();
         var outputs = new List<string>();
         while (node.Next(out var f))
         {
-            if (f.Number == NodeOutput) outputs.Add(node.String(f));
+            if (f.Number == NodeInput) inputs.Add(node.String(f));
+            else if (f.Number == NodeOutput) outputs.Add(node.String(f));
             else if (f.Number == NodeName) name = node.String(f);
             else if (f.Number == NodeOpType) op = node.String(f);
         }
-        return new OnnxNodeInfo(name, op, outputs);
+        return new OnnxNodeInfo(name, op, inputs, outputs);
     }
 
     private static string ValueInfoNameOf(ProtoReader graph, in ProtoField f) => StringFieldOf(graph.Nested(f), ValueInfoName);
