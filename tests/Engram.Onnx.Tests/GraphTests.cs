@@ -76,3 +76,54 @@ public class GraphTests
         }
     }
 }
+
+public class ExposedTensorReferenceTests
+{
+    [Test]
+    public void ExposedQueryProjectionEqualsAFloat64ReferenceFromTheExposedInputAndWeights()
+    {
+        // Layer 0's query projection q = x W + b, where x is the embedding LayerNorm output feeding
+        // MatMul_34 and W, b are the model's own initializers: recompute it in float64 from
+        // exposed x and read weights, and compare with ONNX Runtime's exposed q.
+        var model = MiniLmResources.ReadModel();
+        var graph = OnnxGraph.Inspect(model);
+        var matmul = graph.Nodes.Single(n => n.Name == "MatMul_34");
+        var add = graph.Nodes.Single(n => n.Name == "Add_35");
+        var inits = new HashSet<string>(graph.Initializers);
+        string x = matmul.Inputs.Single(i => !inits.Contains(i));
+        var (wDims, w) = OnnxGraph.ReadFloatInitializer(model, matmul.Inputs.Single(inits.Contains));
+        var (bDims, b) = OnnxGraph.ReadFloatInitializer(model, add.Inputs.Single(inits.Contains));
+        Assert.That(wDims, Is.EqualTo(new long[] { 384, 384 }));
+        Assert.That(bDims, Is.EqualTo(new long[] { 384 }));
+        string q = add.Outputs[0];
+
+        using var backbone = OnnxBackbone.Load(OnnxGraph.ExposeOutputs(model, [x, q]), new BackboneOptions { Outputs = [x, q] });
+        int[] ids = [101, 1996, 4248, 2829, 4419, 14523, 2058, 1996, 13971, 3899, 1012, 102];
+        backbone.Run(ids);
+        var xs = backbone.Output(0).ToArray();
+        var qs = backbone.Output(1).ToArray();
+        const int d = 384;
+        double worst = 0;
+        for (int t = 0; t < ids.Length; t++)
+            for (int j = 0; j < d; j++)
+            {
+                double acc = b[j], mag = Math.Abs(b[j]);
+                for (int i = 0; i < d; i++)
+                {
+                    acc += (double)xs[t * d + i] * w[i * d + j];
+                    mag += Math.Abs((double)xs[t * d + i] * w[i * d + j]);
+                }
+                // float32 accumulation over 384 terms: error bounded by ~d * eps32 * sum|terms|.
+                double err = Math.Abs(qs[t * d + j] - acc) / (mag * d * 6e-8 + 1e-30);
+                worst = Math.Max(worst, err);
+            }
+        TestContext.Out.WriteLine($"worst error / bound: {worst:G3}");
+        Assert.That(worst, Is.LessThanOrEqualTo(1.0));
+    }
+
+    [Test]
+    public void MissingOrNonFloatInitializerIsNamed()
+    {
+        Assert.That(Assert.Throws<ArgumentException>(() => OnnxGraph.ReadFloatInitializer(TinyOnnx.DoubleNeg(), "w"))!.Message, Does.Contain("'w'"));
+    }
+}

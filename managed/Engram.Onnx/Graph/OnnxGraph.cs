@@ -28,7 +28,7 @@ public sealed record OnnxGraphInfo(
 /// The reader and writer are hand-written for the handful of onnx.proto fields used here
 /// (ModelProto.graph = 7; GraphProto node = 1, initializer = 5, input = 11, output = 12;
 /// NodeProto input = 1, output = 2, name = 3, op_type = 4; ValueInfoProto.name = 1;
-/// TensorProto.name = 8). Models over 2 GiB (external data) are out of scope: protobuf itself
+/// TensorProto dims = 1, data_type = 2, float_data = 4, name = 8, raw_data = 9). Models over 2 GiB (external data) are out of scope: protobuf itself
 /// limits a message to 2 GiB.
 /// </remarks>
 public static class OnnxGraph
@@ -36,7 +36,8 @@ public static class OnnxGraph
     private const int ModelGraph = 7;
     private const int GraphNode = 1, GraphInitializer = 5, GraphInput = 11, GraphOutput = 12;
     private const int NodeInput = 1, NodeOutput = 2, NodeName = 3, NodeOpType = 4;
-    private const int ValueInfoName = 1, TensorName = 8;
+    private const int ValueInfoName = 1;
+    private const int TensorDims = 1, TensorDataType = 2, TensorFloatData = 4, TensorName = 8, TensorRawData = 9;
 
     /// <summary>Reads the main graph's inputs, outputs, initializers and nodes.</summary>
     /// <exception cref="InvalidDataException">The bytes are not a serialized ONNX model.</exception>
@@ -105,6 +106,66 @@ public static class OnnxGraph
         result.BytesField(ModelGraph, newGraph.WrittenSpan);
         result.Raw(model.Span[graph.FieldEnd..]);
         return result.ToArray();
+    }
+
+    /// <summary>
+    /// Reads a float32 initializer (weights) of the main graph: its dims and values, from
+    /// <c>raw_data</c> (little-endian) or <c>float_data</c>. For checks against a reference and
+    /// for weight rewrites.
+    /// </summary>
+    /// <exception cref="ArgumentException">No initializer has that name, or it is not float32.</exception>
+    public static (long[] Dims, float[] Data) ReadFloatInitializer(ReadOnlyMemory<byte> model, string name)
+    {
+        var graph = FindGraph(model);
+        var reader = new ProtoReader(model, graph.PayloadStart, graph.PayloadLength);
+        while (reader.Next(out var f))
+        {
+            if (f.Number != GraphInitializer) continue;
+            var tensor = reader.Nested(f);
+            var dims = new List<long>();
+            long dataType = 0;
+            string tensorName = "";
+            ProtoField? raw = null;
+            var floats = new List<float>();
+            while (tensor.Next(out var t))
+            {
+                switch (t.Number)
+                {
+                    case TensorDims when t.Type == WireType.Varint: dims.Add((long)t.Varint); break;
+                    case TensorDims: dims.AddRange(PackedVarints(model.Span.Slice(t.PayloadStart, t.PayloadLength))); break;
+                    case TensorDataType: dataType = (long)t.Varint; break;
+                    case TensorName: tensorName = tensor.String(t); break;
+                    case TensorRawData: raw = t; break;
+                    case TensorFloatData when t.Type == WireType.LengthDelimited:
+                        floats.AddRange(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(model.Span.Slice(t.PayloadStart, t.PayloadLength)).ToArray());
+                        break;
+                }
+            }
+            if (tensorName != name) continue;
+            if (dataType != 1) throw new ArgumentException($"initializer '{name}' has ONNX data type {dataType}, not float32 (1)", nameof(name));
+            long count = dims.Aggregate(1L, (a, d) => a * d);
+            float[] data = raw is ProtoField r
+                ? System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(model.Span.Slice(r.PayloadStart, r.PayloadLength)).ToArray()
+                : floats.ToArray();
+            if (data.LongLength != count) throw new InvalidDataException($"initializer '{name}' has {data.LongLength} values for dims [{string.Join(", ", dims)}]");
+            return (dims.ToArray(), data);
+        }
+        throw new ArgumentException($"the main graph has no initializer '{name}'", nameof(name));
+    }
+
+    private static IEnumerable<long> PackedVarints(ReadOnlySpan<byte> payload)
+    {
+        var result = new List<long>();
+        ulong v = 0;
+        int shift = 0;
+        foreach (var b in payload)
+        {
+            v |= (ulong)(b & 0x7F) << shift;
+            if ((b & 0x80) == 0) { result.Add((long)v); v = 0; shift = 0; }
+            else if ((shift += 7) >= 64) throw new InvalidDataException("packed varint longer than 10 bytes");
+        }
+        if (shift != 0) throw new InvalidDataException("packed varints end inside a value");
+        return result;
     }
 
     /// <summary>Reads a model file, with an error that names the path when it is missing.</summary>
