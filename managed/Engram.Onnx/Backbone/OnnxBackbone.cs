@@ -193,7 +193,7 @@ public sealed class OnnxBackbone : IDisposable
                 throw new ArgumentException(
                     $"the model has no output '{name}' (its outputs: {available}); to read an intermediate tensor, " +
                     "expose it first with OnnxGraph.ExposeOutputs", nameof(options));
-            if (node.IsTensor && node.ElementDataType != TensorElementType.Float && node.ElementDataType != TensorElementType.DataTypeMax)
+            if (node.IsTensor && node.ElementDataType != TensorElementType.Float)
                 throw new ArgumentException($"model output '{name}' is {node.ElementDataType}; Engram reads float32 outputs", nameof(options));
         }
         return options.Outputs.ToList();
