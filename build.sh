@@ -289,11 +289,14 @@ pack_managed() {
     ls -1 "$BUILD_DIR/nuget"
 }
 
-run_dotnet_tests() {
-    say "managed tests (NUnit)"
-    local log="$BUILD_DIR.dotnet-test.log"
+# One NUnit project: its counts join the totals. Default: tests/Engram.Tests ("managed");
+# tests/Engram.Onnx.Tests ("onnx") runs the same way (run_dotnet_tests_all).
+run_dotnet_tests() {  # [project dir] [label] [log]
+    local project="${1:-$ROOT/tests/Engram.Tests}" label="${2:-managed}"
+    say "$label tests (NUnit)"
+    local log="${3:-$BUILD_DIR.dotnet-test.log}"
     ENGRAM_NATIVE_PATH="$BUILD_DIR/lib" ENGRAM_BENCH="$BUILD_DIR/bin/engram-bench" \
-        dotnet test "$ROOT/tests/Engram.Tests" -c $CONFIG -p:EngramNativeDir="$BUILD_DIR/lib" \
+        dotnet test "$project" -c $CONFIG -p:EngramNativeDir="$BUILD_DIR/lib" \
         -nologo >"$log" 2>&1 || true
     local line
     line=$(grep -E '(Passed|Failed)!.*Total:' "$log" | tail -1 || true)
@@ -305,8 +308,14 @@ run_dotnet_tests() {
     p=$(sed -E 's/.*Passed: *([0-9]+).*/\1/' <<<"$line")
     s=$(sed -E 's/.*Skipped: *([0-9]+).*/\1/' <<<"$line")
     [ "$f" -gt 0 ] && grep -E '^\s+Failed ' "$log" | head -20
-    printf '    managed: %d passed, %d failed, %d skipped\n' "$p" "$f" "$s"
+    printf '    %s: %d passed, %d failed, %d skipped\n' "$label" "$p" "$f" "$s"
     PASSED=$((PASSED + p)); FAILED=$((FAILED + f)); SKIPPED=$((SKIPPED + s))
+}
+
+# Every managed test project: the core layer, then Engram.Onnx (ONNX Runtime backbone, memory bank).
+run_dotnet_tests_all() {
+    run_dotnet_tests
+    run_dotnet_tests "$ROOT/tests/Engram.Onnx.Tests" onnx "$BUILD_DIR.onnx-test.log"
 }
 
 test_all() {
@@ -327,7 +336,7 @@ test_all() {
             run_ctest "$TSAN_DIR" "ThreadSanitizer, concurrency tests" -R "$TSAN_TESTS"
     fi
     run_python_tests
-    run_dotnet_tests
+    run_dotnet_tests_all
     check_dotnet_package
     local line="$PASSED passed, $FAILED failed"
     [ "$SKIPPED" -gt 0 ] && line="$line, $SKIPPED skipped"
