@@ -34,7 +34,8 @@ find_cuda_tool() {  # name, extra candidates...
     return 1
 }
 
-# The first host compiler nvcc accepts: it compiles a small kernel with it.
+# The first host compiler nvcc accepts: it compiles a small kernel with it
+# ($CUDAHOSTCXX, the user's choice, need only pass nvcc's version check).
 # nvcc 13 may reject the newest gcc and CUDA 11.8 rejects gcc 12, so try
 # several; as a last resort, gcc with -allow-unsupported-compiler.
 probe_host_compiler() {
@@ -48,7 +49,10 @@ probe_host_compiler() {
         case "$seen" in *" $real "*) continue ;; esac
         seen="$seen$real "
         tried="$tried $c"
-        if tmo "$NVCC" -ccbin "$c" -std=c++17 -c "$dir/probe.cu" -o "$dir/probe.o" >"$dir/$c.log" 2>&1; then
+        # Preprocessing alone catches nvcc's version check (seconds); the
+        # compile then catches host headers its front end cannot parse.
+        tmo "$NVCC" -ccbin "$c" -std=c++17 -E "$dir/probe.cu" -o /dev/null >"$dir/$c.log" 2>&1 || continue
+        if [ "$c" = "${CUDAHOSTCXX:-}" ] || tmo "$NVCC" -ccbin "$c" -std=c++17 -c "$dir/probe.cu" -o "$dir/probe.o" >>"$dir/$c.log" 2>&1; then
             HOSTCXX=$(command -v "$c")
             fact host_compiler_tried "${tried# }"
             return 0
@@ -132,7 +136,7 @@ probe_device() {
     esac
     local nv_major="${FACT[nvcc_version]%%.*}" drv_major="${drv_cuda%%.*}"
     if [ -n "$nv_major" ] && [ -n "$drv_major" ] && [ "$drv_major" -lt "$nv_major" ] 2>/dev/null; then
-        DEVICE_WHY="driver $driver supports CUDA $drv_cuda, older than nvcc ${FACT[nvcc_version]}: the runtime would refuse it"
+        DEVICE_WHY="driver $driver supports CUDA $drv_cuda, older than nvcc ${FACT[nvcc_version]:-}: the runtime would refuse it"
         return 1
     fi
     DEVICE_WHY=""
@@ -184,7 +188,7 @@ step_preflight() {
     ARCH="${ARCH:-90}"
     fact arch "${ENGRAM_CUDA_ARCHS:-$ARCH-real}"
     if [ ${#problems[@]} -eq 0 ]; then
-        result ok "nvcc ${FACT[nvcc_version]:-?} with $(basename "${HOSTCXX:-?}"), device: ${FACT[device]}"
+        result ok "nvcc ${FACT[nvcc_version]:-?} with $(basename "${HOSTCXX:-?}"), device: ${FACT[device]:-}"
     else
         local IFS=';'
         result failed "${problems[*]}"
@@ -202,7 +206,7 @@ built_list() {
 
 step_build() {
     if [ -z "$NVCC" ] || [ -z "$HOSTCXX" ]; then
-        result failed "cannot build: ${NVCC:+no host compiler nvcc accepts}${NVCC:-no nvcc}"
+        result failed "cannot build: $([ -n "$NVCC" ] && echo "no host compiler nvcc accepts" || echo "no nvcc")"
         return
     fi
     local want_tests=1
@@ -212,7 +216,7 @@ step_build() {
     fact build_method "$method"
     local what="libengram engram-bench$([ $want_tests = 1 ] && echo " ${TEST_PROGRAMS[*]}")"
     if [ "$DRY" = 1 ] && [ "${ENGRAM_GPU_DRY_BUILD:-0}" != 1 ]; then
-        result skipped "dry run: would build $what for ${FACT[arch]} with $method, host compiler $HOSTCXX"
+        result skipped "dry run: would build $what for ${FACT[arch]:-} with $method, host compiler $HOSTCXX"
         return
     fi
     local note=""

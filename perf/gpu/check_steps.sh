@@ -89,7 +89,7 @@ step_cuda_tests() {
 python_cuda_tests() {
     local why="$1" log="$OUT/cuda_tests.log" ran skipped fails
     (cd "$ROOT/python" && tmo env ENGRAM_LIBRARY_PATH="${LIB_DIR:-$BUILD/lib}" python3 -m unittest \
-        -k LinearCrossEntropyCudaTest discover -s tests -t . >"$log" 2>&1)
+        discover -s tests -t . -k LinearCrossEntropyCudaTest >"$log" 2>&1)
     ran=$(grep -oE '^Ran [0-9]+' "$log" | grep -oE '[0-9]+' || echo 0)
     skipped=$(grep -oE 'skipped=[0-9]+' "$log" | grep -oE '[0-9]+' || echo 0)
     fails=$(($(grep -oE 'failures=[0-9]+' "$log" | grep -oE '[0-9]+' || echo 0) + \

@@ -12,6 +12,8 @@ Checks, each printed as one line (build.sh counts them):
     planned or refused with a reason;
   - PATH without cmake, ctest and ninja: the build falls back to the direct
     nvcc/c++ build (or says there is no nvcc), and ENGRAM_GPU_SKIP is honoured;
+  - PATH without nvcc either: found under /usr/local/cuda*, or preflight
+    and build fail naming it;
   - a 3-second deadline: every step skipped with the deadline as the reason,
     and the summary still written.
 Exit status: 0 when every check passed.
@@ -152,6 +154,23 @@ def main():
             check("no cmake/ninja: ENGRAM_GPU_SKIP steps skipped",
                   all(steps[n]["status"] == "skipped" and steps[n]["reason"] == "ENGRAM_GPU_SKIP"
                       for n in ("torch", "ncu")), f"{steps['torch']}, {steps['ncu']}")
+
+        out = os.path.join(tmp, "nonvcc")
+        path = path_without({"cmake", "ctest", "cpack", "ninja", "nvcc"}, os.path.join(tmp, "bin2"))
+        rc, secs, log = run(out, path=path)
+        got = common_checks("no nvcc", out, rc, secs, log)
+        if got:
+            steps, facts = got
+            no_device_checks("no nvcc", steps)
+            pre, build = steps["preflight"], steps["build"]
+            if facts.get("nvcc"):  # found outside PATH (/usr/local/cuda*)
+                check("no nvcc on PATH: nvcc found in the usual places",
+                      os.path.isabs(facts["nvcc"]) and pre["status"] == "ok", f"{facts['nvcc']}, {pre}")
+            else:
+                check("no nvcc: preflight fails naming nvcc", pre["status"] == "failed"
+                      and "no nvcc" in pre["reason"], f"{pre}")
+                check("no nvcc: build refused with the reason", build["status"] == "failed"
+                      and "no nvcc" in build["reason"], f"{build}")
 
         out = os.path.join(tmp, "deadline")
         rc, secs, log = run(out, {"ENGRAM_GPU_DEADLINE": "3"})
