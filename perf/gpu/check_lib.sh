@@ -122,7 +122,17 @@ summary_write() {
     printf '%s\n' "$text" >"$tmp" && mv -f "$tmp" "$OUT/summary.json"
 }
 
+# Killed from outside (the window's own limit): record it before going.
+on_signal() {
+    [ -n "$CURRENT" ] && [ "${STATUS[$CURRENT]:-}" = running ] && result timeout "interrupted by SIG$1"
+    OVERALL=interrupted
+    summary_write
+    exit 143
+}
+
 summary_init() {
+    trap 'on_signal TERM' TERM
+    trap 'on_signal INT' INT
     fact host "$(uname -n)"
     fact cpus "$(nproc)"
     say "GPU check: deadline ${DEADLINE} s, results in $OUT$([ "$DRY" = 1 ] && echo ' (dry run)')"
