@@ -272,19 +272,25 @@ build_cmake() {
 
 # --- direct build: nvcc and the host compiler, no cmake ---------------------------
 
-DIRECT_FAILED=0
+# Objects newer than every source file are kept (a second run in the same
+# window, with the build directory carried, only links).
+NEWEST_SOURCE=""
+COMPILE_PIDS=()
 compile_bg() {  # object, command... — in the background, at most nproc at once
     local obj="$1"
     shift
-    while [ "$(jobs -rp | wc -l)" -ge "$(nproc)" ]; do wait -n; done
+    [ -n "$NEWEST_SOURCE" ] && [ "$obj" -nt "$NEWEST_SOURCE" ] && return 0
+    while [ "$(jobs -rp | wc -l)" -ge "$(nproc)" ]; do wait -n 2>/dev/null || sleep 0.2; done
     (tmo "$@" >>"$BUILD_LOG.$(basename "$obj").log" 2>&1 || { rm -f "$obj"; exit 1; }) &
+    COMPILE_PIDS+=($!)
 }
 
 build_direct() {
     local want_tests="$1" d="$BUILD-direct" f o
     BIN_DIR="$d/bin" LIB_DIR="$d/lib" BUILD_LOG="$OUT/build.log"
-    rm -rf "$d/obj"
     mkdir -p "$d/obj" "$BIN_DIR" "$LIB_DIR"
+    NEWEST_SOURCE=$(find "$ROOT/native" "$ROOT/kernels" "$ROOT/perf/native" "$ROOT/tests/native" -type f \
+        -printf '%T@ %p\n' 2>/dev/null | sort -n | tail -1 | cut -d' ' -f2-)
     rm -f "$BUILD_LOG".*.log
     local S="$ROOT/native/src" K="$ROOT/kernels"
     local x86=0
@@ -373,7 +379,9 @@ build_direct() {
             compile_bg "$o" "$HOSTCXX" -std=c++17 -O2 -pthread "${tincs[@]}" -c "$src" -o "$o"
         done
     fi
-    wait
+    # Only our compile jobs: a bare `wait` also waits for the log's tee
+    # (a process substitution, bash >= 5.1), which never ends.
+    [ ${#COMPILE_PIDS[@]} -eq 0 ] || wait "${COMPILE_PIDS[@]}"
     shopt -u nullglob
     # link: libengram with the static CUDA runtime, as the cmake build does
     local missing=0

@@ -160,7 +160,7 @@ sanitize() {  # tool
         result ok "$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$log" | sort | uniq -c | tr -s ' ' | paste -sd';')"
     else
         local IFS=';'
-        result failed "${bad[*]}: $(grep -E 'ERROR SUMMARY|=========     ' "$log" | head -3 | tr -s ' ' | paste -sd' ') ($tool.log)"
+        result failed "${bad[*]}: $(grep -E '^=========' "$log" | grep -v 'COMPUTE-SANITIZER$' | head -3 | tr -s ' ' | paste -sd' ') ($tool.log)"
     fi
 }
 step_memcheck() { sanitize memcheck; }
