@@ -145,7 +145,7 @@ probe_device() {
 
 step_preflight() {
     local problems=()
-    ARCH="${ENGRAM_CUDA_ARCH:-}"
+    ARCH=""
     if NVCC=$(find_nvcc); then
         CUDA_HOME=$(dirname "$(dirname "$(readlink -f "$NVCC")")")
         PATH="$(dirname "$NVCC"):$PATH"
