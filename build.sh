@@ -318,6 +318,20 @@ run_dotnet_tests_all() {
     run_dotnet_tests "$ROOT/tests/Engram.Onnx.Tests" onnx "$BUILD_DIR.onnx-test.log"
 }
 
+# perf/gpu/check.sh --dry-run (tests/gpu_check): the GPU window script's
+# logic without a GPU — steps, fallbacks, deadline, summary.json.
+run_gpu_check_dry_run() {
+    local log="$BUILD_DIR.gpu-check.log" p f
+    say "GPU check script, dry run (tests/gpu_check)"
+    python3 "$ROOT/tests/gpu_check/dry_run_test.py" >"$log" 2>&1 || true
+    p=$(grep -c '^ok ' "$log" || true)
+    f=$(grep -c '^FAIL ' "$log" || true)
+    grep '^FAIL ' "$log" | head -10 | sed 's/^/    /' || true
+    if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then tail -20 "$log"; f=1; fi
+    printf '    gpu check dry run: %d passed, %d failed\n' "$p" "$f"
+    PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
+}
+
 test_all() {
     build_all
     run_ctest "$BUILD_DIR" "release"
@@ -336,6 +350,7 @@ test_all() {
             run_ctest "$TSAN_DIR" "ThreadSanitizer, concurrency tests" -R "$TSAN_TESTS"
     fi
     run_python_tests
+    run_gpu_check_dry_run
     run_dotnet_tests_all
     check_dotnet_package
     local line="$PASSED passed, $FAILED failed"

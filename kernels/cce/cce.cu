@@ -14,8 +14,9 @@
 //   shard combine    shard_combine: merge shard lse per token, loss, reduce
 //
 // The host side that allocates scratch and orders these launches is
-// native/src/cuda/cce_cuda.cpp; the CPU reference is native/src/cpu/cce.cpp.
+// native/src/ops/cce/cuda/cce_cuda.cpp; the CPU backend is native/src/ops/cce/cpu/.
 #include "cce/cce_common.cuh"
+#include "common/launch.cuh"
 #include "engram.h"
 
 namespace engram::kernels {
@@ -24,13 +25,6 @@ namespace {
 
 constexpr int kScanBlock = 1024;  // tokens per compaction block (one per thread)
 constexpr int kThreads = 256;     // per-token kernels
-
-unsigned grid_for(int64_t items, int threads) {
-    int64_t blocks = (items + threads - 1) / threads;
-    if (blocks < 1) blocks = 1;
-    if (blocks > (int64_t(1) << 20)) blocks = int64_t(1) << 20;  // grid-stride beyond
-    return unsigned(blocks);
-}
 
 // Whether token i is kept (target != ignore_index); its target id in *id.
 __device__ __forceinline__ bool token_kept(const CceTargets& t, int64_t i, int64_t* id) {

@@ -10,7 +10,7 @@
 // classifier tile (from L2) and all of E stays hot in L2 (8192 x 2304 bf16 is
 // 38 MB); the dE atomics of concurrent CTAs then land on different rows.
 //
-// Non-finite values (the contract of shared/cce_math.h, as on the CPU and in
+// Non-finite values (the contract of ops/cce/cce_math.h, as on the CPU and in
 // torch autograd): G is the plain IEEE arithmetic of dloss/dz * upstream *
 // softcap factor, so a NaN lse gives a NaN row, a +inf lse gives NaN at +inf
 // columns (exp(inf - inf)), and so on. The filter never hides them: a tile
@@ -22,8 +22,9 @@
 // upstream gradient, 1/N under MEAN), so G is placed in f16's range per row
 // for dE and per tile for dC (MmaCore::backward_products), from the largest
 // finite |G| that the epilogue records per row and per tile.
-#include "cce/cce_mma.cuh"
-#include "cce/cce_simt.cuh"
+#include "cce/cce_common.cuh"
+#include "common/mma_core.cuh"
+#include "common/simt_core.cuh"
 
 namespace engram::kernels {
 

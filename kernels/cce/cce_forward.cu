@@ -8,9 +8,10 @@
 // rows over its own columns (no cross-thread work per tile), and the row
 // states are merged across threads once, at the end of the split. The
 // partial states then go to a [splits x slots] scratch array (16 bytes each)
-// that kernels/cce.cu merges — a fixed order, so the loss is deterministic.
-#include "cce/cce_mma.cuh"
-#include "cce/cce_simt.cuh"
+// that kernels/cce/cce.cu merges — a fixed order, so the loss is deterministic.
+#include "cce/cce_common.cuh"
+#include "common/mma_core.cuh"
+#include "common/simt_core.cuh"
 
 namespace engram::kernels {
 
@@ -20,7 +21,7 @@ namespace {
 // running (max, sum exp), target logit and logit sum over valid columns.
 //
 // Non-finite logits follow torch.logsumexp (the LseState contract of
-// shared/cce_math.h, the same on the CPU): the tile's sum is taken relative to
+// ops/cce/cce_math.h, the same on the CPU): the tile's sum is taken relative to
 // lse_shift(lmax), never to an infinite lmax, so a NaN gives a NaN lse, a +inf
 // (no NaN) gives lse = +inf, and -inf logits contribute exp = 0.
 template <class Core>

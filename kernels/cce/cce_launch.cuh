@@ -1,5 +1,5 @@
 // cce_launch.cuh — the contract between the CUDA backend's host code
-// (native/src/cuda/cce_cuda.cpp) and the CCE kernels (kernels/cce*.cu): plain
+// (native/src/ops/cce/cuda/cce_cuda.cpp) and the CCE kernels (kernels/cce/*.cu): plain
 // structs of device pointers and the launchers. Host C++ only — no device
 // code — so a .cpp compiled by the host compiler can include it.
 //
@@ -15,10 +15,9 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace engram::kernels {
+#include "common/dtype.cuh"
 
-// Input element types, numbered as engram_dtype.
-enum Elem : int32_t { kF32 = 0, kF16 = 1, kBF16 = 2 };
+namespace engram::kernels {
 
 // Small device-side record of an op, read back by the host once at most.
 struct CceInfo {
@@ -63,7 +62,7 @@ struct CceDev {
     const int32_t* rows;    // [slots]
     const int32_t* tcol;    // [slots]
     CceInfo* info;          // info->valid: how many slots hold a token
-    int32_t dtype;          // Elem
+    int32_t dtype;          // Elem (common/dtype.cuh)
     int32_t n, d, v;
     int32_t slots;          // capacity of the slot arrays (>= info->valid)
     float softcap, smoothing, z_loss, filter_eps, inv_vocab;
@@ -72,7 +71,7 @@ struct CceDev {
 // Forward, stage 1: each CTA reduces a token tile against one vocabulary
 // split; partials[split * slots + slot] = {max, sum exp(z - lse_shift(max)),
 // target logit (0 if not in the split), sum of logits} ({max, sum} is an
-// LseState of shared/cce_math.h). Returns the number of splits for this
+// LseState of ops/cce/cce_math.h). Returns the number of splits for this
 // problem (the host sizes `partials` with it).
 int32_t cce_forward_splits(const CceDev& p, int32_t sm_count);
 cudaError_t launch_forward_partials(const CceDev& p, int32_t splits, float* partials,

@@ -1,83 +1,79 @@
 #!/usr/bin/env bash
 # perf/gpu/check.sh — the whole GPU check in one command, for a lent GPU
-# machine (nvcc 13, CMake, PyTorch; no .NET, no network). Run from the repo root:
+# machine (nvcc, PyTorch, ncu, compute-sanitizer; maybe no cmake, ninja,
+# GoogleTest or a gcc that nvcc accepts; no .NET, no network). From the repo root:
 #
-#   bash perf/gpu/check.sh            # logs and JSON go to $OUT (default ./gpu-out)
+#   bash perf/gpu/check.sh              # results in $OUT (default ./gpu-out)
+#   bash perf/gpu/check.sh --dry-run    # the same logic without a GPU (CI)
 #
-# Steps, each with its own time limit so the whole stays under ten minutes:
-#   1. build libengram + native tests + engram-bench with the machine's nvcc
-#      (GoogleTest from the system, or from .deps/googletest when carried:
-#       cp -r /usr/src/googletest .deps/ on a Debian machine, then carry .deps);
-#   2. native tests (the CUDA cases run here; CPU cases too), JUnit to $OUT;
-#   3. compute-sanitizer memcheck on the CUDA CCE tests;
-#   4. engram-bench --backend cuda at the Gemma-2-2B head (N=8192, V=256000,
-#      D=2304, bf16): engram variants vs the naive cuBLAS method;
-#   5. PyTorch's materialised cross-entropy at the same size (torch_cce.py).
-# Environment: ENGRAM_GPU_QUICK=1 (smaller benchmark), ENGRAM_CUDA_ARCHS,
-# ENGRAM_GPU_SKIP="sanitizer torch" (steps to skip).
-set -uo pipefail
+# A window is short, so the script cannot waste one: a global deadline
+# (ENGRAM_GPU_DEADLINE, default 480 s) split into per-step budgets, the most
+# valuable steps first, no step's failure stopping the next, and results
+# written as they are produced:
+#
+#   preflight   driver, compute mode, nvcc (PATH, /usr/local/cuda*), a host
+#               compiler nvcc accepts, cmake/ninja/make, GoogleTest
+#   build       sm_<gpu> only (ENGRAM_CUDA_ARCHS overrides): libengram,
+#               engram-bench, the CCE test programs; cmake with Ninja, else
+#               Makefiles, else a direct nvcc/g++ build (no cmake at all)
+#   bench       engram-bench --backend cuda at the Gemma-2-2B head, in three
+#               runs; bench-gpu.json is rewritten after each
+#   cuda_tests  every CUDA case of the test programs (a skipped case is a
+#               failure); without GoogleTest, the Python binding's CUDA tests
+#   torch       PyTorch's materialised loss at the same size, and the ratio
+#   memcheck, racecheck, synccheck   compute-sanitizer on a tiny problem
+#   ncu         one Nsight Compute pass over the forward and backward tiles
+#
+# $OUT/summary.json holds every step's status (pending, running, ok, failed,
+# timeout, skipped, no_device), seconds and reason; it is rewritten at every
+# change, so a run cut short still says how far it got. Exit status 0 only
+# when every step passed (a dry run: when the summary was written).
+#
+# Environment: OUT, ENGRAM_GPU_DEADLINE (s), ENGRAM_GPU_QUICK=1 (smaller bench),
+# ENGRAM_CUDA_ARCHS, ENGRAM_GPU_BUILD_DIR (default ./build-gpu),
+# ENGRAM_GPU_SKIP="torch ncu ..." (steps to skip), ENGRAM_GTEST_SOURCE_DIR,
+# ENGRAM_GPU_DRY_BUILD=1 (a dry run also builds, to test the build paths),
+# ENGRAM_GPU_BUDGET_<step>=seconds (one step's budget, e.g. build on a slow machine),
+# ENGRAM_GPU_ASSUME_DEVICE=1 (run the GPU steps without a GPU: tests their failure paths).
+# No `set -e` or `set -u`: a failing command or an unset variable inside one
+# step must never end the run (every step's result is checked explicitly).
+set -o pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+HERE="$ROOT/perf/gpu"
+DRY=0
+for arg in "$@"; do
+    case "$arg" in
+        --dry-run) DRY=1 ;;
+        -h|--help) sed -n '2,37p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        *) echo "check.sh: unknown argument '$arg' (--dry-run, --help)" >&2; exit 2 ;;
+    esac
+done
+
 OUT="${OUT:-$ROOT/gpu-out}"
-mkdir -p "$OUT"
-BUILD="$ROOT/build-gpu"
-SKIP="${ENGRAM_GPU_SKIP:-}"
+mkdir -p "$OUT" || exit 2
+OUT="$(cd "$OUT" && pwd)"
+BUILD="${ENGRAM_GPU_BUILD_DIR:-$ROOT/build-gpu}"
+DEADLINE="${ENGRAM_GPU_DEADLINE:-480}"
+SKIP=" ${ENGRAM_GPU_SKIP:-} "
 exec > >(tee -a "$OUT/check.log") 2>&1
 
-step() { printf '\n==> [%s] %s\n' "$(date +%T)" "$*"; }
-skipped() { case " $SKIP " in *" $1 "*) return 0 ;; esac; return 1; }
-status=0
+source "$HERE/check_lib.sh"
+source "$HERE/check_build.sh"
+source "$HERE/check_steps.sh"
 
-step "machine"
-nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv || status=1
-nvcc --version | tail -2
-cmake --version | head -1
-python3 -c 'import torch; print("torch", torch.__version__, torch.cuda.get_device_name(0))' || true
+# Order = value: what a window must produce first. Budgets add up to the
+# default deadline; a step gets min(budget, time left), and one that cannot
+# get MIN_STEP seconds is skipped with the reason.
+STEPS=(preflight build bench cuda_tests torch memcheck racecheck synccheck ncu)
+declare -A BUDGET=([preflight]=30 [build]=165 [bench]=100 [cuda_tests]=60 [torch]=45
+                   [memcheck]=25 [racecheck]=20 [synccheck]=15 [ncu]=20)
+MIN_STEP=5
+for s in "${STEPS[@]}"; do  # ENGRAM_GPU_BUDGET_<step>=seconds, e.g. for a slow CI build
+    v="ENGRAM_GPU_BUDGET_$s"
+    [[ "${!v:-}" =~ ^[0-9]+$ ]] && BUDGET[$s]=${!v}
+done
 
-step "build (nvcc, Release)"
-gtest=()
-[ -d "$ROOT/.deps/googletest" ] && gtest=(-DENGRAM_GTEST_SOURCE_DIR="$ROOT/.deps/googletest")
-archs="${ENGRAM_CUDA_ARCHS:-80-real;90-real;90-virtual}"
-timeout 300 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DENGRAM_WITH_CUDA=ON \
-    -DENGRAM_CUDA_ARCHS="$archs" "${gtest[@]}" >"$OUT/configure.log" 2>&1 \
-    || { tail -30 "$OUT/configure.log"; echo "configure failed"; exit 1; }
-grep -E '^-- engram' "$OUT/configure.log"
-timeout 420 cmake --build "$BUILD" -j"$(nproc)" >"$OUT/build.log" 2>&1 \
-    || { grep -E 'error' -A3 "$OUT/build.log" | head -60; echo "build failed"; exit 1; }
-echo "built: $(ls "$BUILD/bin" | tr '\n' ' ')"
-
-step "native tests (CUDA and CPU cases)"
-if [ -d "$BUILD/tests/native" ]; then
-    timeout 300 ctest --test-dir "$BUILD" -j8 --output-on-failure --output-junit "$OUT/ctest-gpu.xml" \
-        >"$OUT/ctest.log" 2>&1 || status=1
-    grep -E 'tests passed|tests failed|\(Failed\)|\(Timeout\)' "$OUT/ctest.log" | tail -20
-    grep -o 'skipped="[0-9]*"' "$OUT/ctest-gpu.xml" 2>/dev/null | head -1
-else
-    echo "no native tests built (GoogleTest missing: carry .deps/googletest)"
-fi
-
-if ! skipped sanitizer && command -v compute-sanitizer >/dev/null && [ -x "$BUILD/bin/engram_cce_test" ]; then
-    step "compute-sanitizer memcheck on the CUDA CCE cases"
-    timeout 180 compute-sanitizer --tool memcheck --error-exitcode 99 \
-        "$BUILD/bin/engram_cce_test" --gtest_filter='*Cuda*:*CUDA*:*cuda*' --gtest_brief=1 \
-        >"$OUT/sanitizer.log" 2>&1
-    rc=$?
-    tail -5 "$OUT/sanitizer.log"
-    [ $rc -eq 0 ] || { echo "compute-sanitizer: exit $rc"; status=1; }
-fi
-
-size=(--n 8192 --v 256000 --d 2304)
-[ "${ENGRAM_GPU_QUICK:-0}" = 1 ] && size=(--n 4096 --v 65536 --d 2048)
-step "engram-bench --backend cuda ${size[*]} bf16"
-timeout 300 "$BUILD/bin/engram-bench" cce --backend cuda "${size[@]}" --dtype bf16 --reps 5 --warmup 2 \
-    --samples 8 --json "$OUT/bench-gpu.json" || status=1
-
-if ! skipped torch; then
-    step "PyTorch materialised cross-entropy, same size"
-    timeout 240 python3 "$ROOT/perf/gpu/torch_cce.py" "${size[@]}" --dtype bf16 --reps 5 --warmup 2 \
-        --out "$OUT/torch-gpu.json" || status=1
-fi
-
-step "done (status $status); files in $OUT:"
-ls -la "$OUT"
-exit $status
+summary_init
+for s in "${STEPS[@]}"; do run_step "$s"; done
+summary_finish

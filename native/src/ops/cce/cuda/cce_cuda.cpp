@@ -1,7 +1,7 @@
 // cce_cuda.cpp — host side of CUDA fused linear cross-entropy: scratch
-// allocation, the order of the launches in kernels/ (see kernels/cce.cu for
+// allocation, the order of the launches in kernels/cce/ (see kernels/cce/cce.cu for
 // the kernels themselves), target checking and op statistics. Semantics match
-// native/src/cpu/cce.cpp exactly; only the summation order differs.
+// the CPU backend (ops/cce/cpu/) exactly; only the summation order differs.
 //
 // Synchronisation: an op waits for the device at most once before its end —
 // to read back the first bad target when check_targets is set (before any

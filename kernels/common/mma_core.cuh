@@ -1,15 +1,18 @@
-// cce_mma.cuh — the tensor-core tile of the CCE kernels for f16/bf16 inputs:
-// a 128 x 128 logit tile z = E[rows] C[cols]^T with fp32 accumulation
-// (mma.sync m16n8k16, fragments loaded with ldmatrix from shared memory that
-// cp.async fills through a 4-stage pipeline), and the two products of the
-// backward, dE += G C and dC += G^T E, on the same tile.
+// mma_core.cuh — a tensor-core tile for f16/bf16 operands: a 128 x 128 tile
+// acc = A[rows] B[cols]^T with fp32 accumulation (mma.sync m16n8k16,
+// fragments loaded with ldmatrix from shared memory that cp.async fills
+// through a 4-stage pipeline), and the two products a backward needs on the
+// same tile, dA += G B and dB += G^T A, for a gradient tile G left in the
+// accumulators. Rows of A and B are gathered through row maps (arow, brow:
+// tile row -> global row, or -1 for a zero row). CCE uses it with A = E
+// (tokens) and B = C (classifier rows).
 //
-// Layout: 8 warps as 2 (token rows) x 4 (vocab columns); each warp owns a
-// 64 x 32 block = 4 x 4 mma tiles of 16 x 8, so a thread holds 64 fp32
-// logits: 8 rows x 8 columns (see row() / col()).
+// Layout: 8 warps as 2 (A rows) x 4 (B rows); each warp owns a 64 x 32 block
+// = 4 x 4 mma tiles of 16 x 8, so a thread holds 64 fp32 accumulators: 8 rows
+// x 8 columns (see row() / col()).
 //
 // Why these sizes: 128 x 128 is the largest tile whose accumulators (64 per
-// thread) leave registers for the epilogue's per-row state (~160 registers a
+// thread) leave registers for an epilogue's per-row state (~160 registers a
 // thread: one CTA of 8 warps per SM, latency hidden by the cp.async
 // pipeline); BK = 32 with 4 stages is 80 KB of shared memory, within every
 // sm_8x/sm_90 limit, each stage one 64-byte segment per operand row. Rows are
@@ -19,116 +22,11 @@
 
 #include <type_traits>
 
-#include "cce/cce_common.cuh"
+#include "common/elem.cuh"
+#include "common/ptx.cuh"
+#include "common/tile_load.cuh"
 
 namespace engram::kernels {
-
-/* --- PTX wrappers ---------------------------------------------------------- */
-
-__device__ __forceinline__ uint32_t smem_addr(const void* p) {
-    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-// 16-byte global -> shared copy; with valid false the destination is zeroed
-// and nothing is read (src-size 0), which pads tile edges.
-__device__ __forceinline__ void cp_async_16(void* smem, const void* gmem, bool valid) {
-    const int src_bytes = valid ? 16 : 0;
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(smem)),
-                 "l"(gmem), "r"(src_bytes)
-                 : "memory");
-}
-
-__device__ __forceinline__ void cp_async_commit() {
-    asm volatile("cp.async.commit_group;\n" ::: "memory");
-}
-
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
-
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* p) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(smem_addr(p))
-                 : "memory");
-}
-
-__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* p) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(smem_addr(p))
-                 : "memory");
-}
-
-// d += a * b for one 16 x 8 x 16 tile (a: 16 x 16 row-major, b: 16 x 8
-// column-major), fp32 accumulators.
-template <class Elt>
-__device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
-                                          uint32_t b1);
-
-template <>
-__device__ __forceinline__ void mma_16816<BF16>(float (&d)[4], const uint32_t (&a)[4],
-                                                uint32_t b0, uint32_t b1) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, "
-        "{%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-template <>
-__device__ __forceinline__ void mma_16816<F16>(float (&d)[4], const uint32_t (&a)[4],
-                                               uint32_t b0, uint32_t b1) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, "
-        "{%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-/* --- tile loader ------------------------------------------------------------ */
-
-// Copies rows [0, ROWS) x columns [k0, k0 + WIDTH) of a row-major 16-bit
-// matrix with leading dimension ld into shared memory (row stride SROW).
-// row_of(r) gives the global row of tile row r, or -1 for a zero row; columns
-// at or past kmax are zero. kVec: 16-byte cp.async (requires ld % 8 == 0 and a
-// 16-byte aligned base, checked by the host); otherwise element by element,
-// with plain stores that the caller's __syncthreads publishes.
-template <int ROWS, int WIDTH, int SROW, int THREADS, bool kVec, class RowOf>
-__device__ __forceinline__ void load_tile16(uint16_t* s, const uint16_t* g, int64_t ld, int k0,
-                                            int kmax, RowOf row_of) {
-    if constexpr (kVec) {
-        constexpr int kChunksPerRow = WIDTH / 8;
-        constexpr int kChunks = ROWS * kChunksPerRow;
-        static_assert(kChunks % THREADS == 0, "whole 16-byte chunks per thread");
-#pragma unroll
-        for (int it = 0; it < kChunks / THREADS; ++it) {
-            const int ch = threadIdx.x + it * THREADS;
-            const int r = ch / kChunksPerRow;
-            const int kc = (ch % kChunksPerRow) * 8;
-            const int64_t row = row_of(r);
-            const int k = k0 + kc;
-            const bool valid = row >= 0 && k < kmax;  // ld % 8 == 0: all 8 in or all out
-            const uint16_t* src = valid ? g + row * ld + k : g;
-            cp_async_16(s + r * SROW + kc, src, valid);
-        }
-    } else {
-        constexpr int kElems = ROWS * WIDTH;
-        static_assert(kElems % THREADS == 0, "whole elements per thread");
-#pragma unroll 4
-        for (int it = 0; it < kElems / THREADS; ++it) {
-            const int x = threadIdx.x + it * THREADS;
-            const int r = x / WIDTH;
-            const int kk = x % WIDTH;
-            const int64_t row = row_of(r);
-            const int k = k0 + kk;
-            s[r * SROW + kk] = (row >= 0 && k < kmax) ? g[row * ld + k] : uint16_t(0);
-        }
-    }
-}
-
-/* --- the tile --------------------------------------------------------------- */
 
 template <class Elt>
 struct MmaCore {
@@ -146,7 +44,7 @@ struct MmaCore {
     static constexpr int COL_XOR_BEGIN = 4, COL_XOR_END = 32;
 
     // Backward products: G tile (16-bit, [BM][GS]) and double-buffered chunks
-    // of DC hidden columns of E ([BM][CS]) and C ([BN][CS]).
+    // of DC columns of A ([BM][CS]) and B ([BN][CS]).
     static constexpr int DC = 64, GS = BN + 8, CS = DC + 8;
     static constexpr size_t MAIN_SMEM = size_t(STAGES) * STAGE_ELEMS * 2;
     static constexpr size_t G_BYTES = size_t(BM) * GS * 2;
@@ -180,10 +78,11 @@ struct MmaCore {
     __device__ static bool row_leader() { return (lane() & 3) == 0; }
     __device__ static bool col_leader() { return (lane() >> 2) == 0; }
 
-    // acc = E[erow(r)] . C[crow(r)] over the hidden size d.
-    template <bool kVec, class ERow, class CRow>
-    __device__ __forceinline__ void mainloop(unsigned char* smem_raw, const uint16_t* e,
-                                             const uint16_t* c, int d, ERow erow, CRow crow) {
+    // acc = A[arow(r)] . B[brow(r)] over the shared dimension d (the row
+    // length of both operands).
+    template <bool kVec, class ARow, class BRow>
+    __device__ __forceinline__ void mainloop(unsigned char* smem_raw, const uint16_t* a,
+                                             const uint16_t* b, int d, ARow arow, BRow brow) {
         uint16_t* smem = reinterpret_cast<uint16_t*>(smem_raw);
 #pragma unroll
         for (int mt = 0; mt < MT; ++mt)
@@ -195,7 +94,7 @@ struct MmaCore {
         __syncthreads();  // the previous user of shared memory is done
 #pragma unroll
         for (int s = 0; s < STAGES - 1; ++s) {
-            if (s < ktiles) load_stage<kVec>(smem + s * STAGE_ELEMS, e, c, d, s * BK, erow, crow);
+            if (s < ktiles) load_stage<kVec>(smem + s * STAGE_ELEMS, a, b, d, s * BK, arow, brow);
             cp_async_commit();
         }
         for (int kt = 0; kt < ktiles; ++kt) {
@@ -203,20 +102,20 @@ struct MmaCore {
             __syncthreads();              // ... for all threads; stage kt - 1 is free
             const int next = kt + STAGES - 1;
             if (next < ktiles)
-                load_stage<kVec>(smem + (next % STAGES) * STAGE_ELEMS, e, c, d, next * BK, erow,
-                                 crow);
+                load_stage<kVec>(smem + (next % STAGES) * STAGE_ELEMS, a, b, d, next * BK, arow,
+                                 brow);
             cp_async_commit();
             compute_stage(smem + (kt % STAGES) * STAGE_ELEMS);
         }
         cp_async_wait<0>();
     }
 
-    template <bool kVec, class ERow, class CRow>
-    __device__ __forceinline__ static void load_stage(uint16_t* stage, const uint16_t* e,
-                                                      const uint16_t* c, int d, int k0, ERow erow,
-                                                      CRow crow) {
-        load_tile16<BM, BK, SROW, THREADS, kVec>(stage, e, d, k0, d, erow);
-        load_tile16<BN, BK, SROW, THREADS, kVec>(stage + BM * SROW, c, d, k0, d, crow);
+    template <bool kVec, class ARow, class BRow>
+    __device__ __forceinline__ static void load_stage(uint16_t* stage, const uint16_t* a,
+                                                      const uint16_t* b, int d, int k0, ARow arow,
+                                                      BRow brow) {
+        load_tile16<BM, BK, SROW, THREADS, kVec>(stage, a, d, k0, d, arow);
+        load_tile16<BN, BK, SROW, THREADS, kVec>(stage + BM * SROW, b, d, k0, d, brow);
     }
 
     __device__ __forceinline__ void compute_stage(const uint16_t* stage) {
@@ -252,42 +151,43 @@ struct MmaCore {
     // it is.
     static constexpr bool kScaleG = std::is_same<Elt, F16>::value;
 
-    // The backward's products for this tile, after the epilogue left G =
-    // dloss/dz * upstream in acc (fp32, zero outside the valid rows and
-    // columns). The tensor cores multiply 16-bit operands, so G is rounded to
-    // the input dtype in shared memory; accumulation stays fp32:
-    //   de[erow(r)] += 2^k_r (G[r] / 2^k_r) C[crow]   (if de)
-    //   dc[crow(n)] += 2^k_t (G / 2^k_t)^T E[erow]    (if dc)
+    // The backward's products for this tile, after the caller's epilogue left
+    // G = dloss/dz (the gradient of the tile A B^T) in acc (fp32, zero outside
+    // the valid rows and columns). The tensor cores multiply 16-bit operands,
+    // so G is rounded to the input dtype in shared memory; accumulation stays
+    // fp32:
+    //   da[arow(r)] += 2^k_r (G[r] / 2^k_r) B[brow]   (if da)
+    //   db[brow(n)] += 2^k_t (G / 2^k_t)^T A[arow]    (if db)
     // For f16, k_r puts row r's largest finite |G| (gmax_row[r], float bits)
-    // at the top of f16's range and k_t the tile's (gmax_tile). dE is a
-    // product per row, so every row keeps f16's precision whatever its
-    // upstream gradient (a tile-wide scale flushed rows with a small
-    // grad_loss to zero); dC sums over rows, which must share one scale there,
-    // and loses only terms below ~2^-39 of the tile's largest |G|. Powers of
-    // two keep the scaling exact. bf16: k = 0.
-    template <bool kVec, class ERow, class CRow>
-    __device__ __forceinline__ void backward_products(unsigned char* smem_raw, const uint16_t* e,
-                                                      const uint16_t* c, int d, ERow erow,
-                                                      CRow crow, float* de, float* dc,
+    // at the top of f16's range and k_t the tile's (gmax_tile). dA is a
+    // product per row, so every row keeps f16's precision whatever its scale
+    // (a tile-wide scale flushed rows with a small upstream gradient to zero);
+    // dB sums over rows, which must share one scale there, and loses only
+    // terms below ~2^-39 of the tile's largest |G|. Powers of two keep the
+    // scaling exact. bf16: k = 0.
+    template <bool kVec, class ARow, class BRow>
+    __device__ __forceinline__ void backward_products(unsigned char* smem_raw, const uint16_t* a,
+                                                      const uint16_t* b, int d, ARow arow,
+                                                      BRow brow, float* da, float* db,
                                                       const uint32_t* gmax_row,
                                                       uint32_t gmax_tile, int nbuf) {
         uint16_t* G = reinterpret_cast<uint16_t*>(smem_raw);
         if constexpr (kScaleG) {
             const int kt = f16_scale_exp(gmax_tile);
             auto tile_k = [=](int) { return kt; };
-            if (de) {
+            if (da) {
                 auto row_k = [=](int r) { return f16_scale_exp(gmax_row[r]); };
                 store_g(G, row_k);
-                chunk_products<kVec>(smem_raw, e, c, d, erow, crow, de, nullptr, row_k, kt, nbuf);
+                chunk_products<kVec>(smem_raw, a, b, d, arow, brow, da, nullptr, row_k, kt, nbuf);
             }
-            if (dc) {  // after the dE pass's last barrier nothing reads G
+            if (db) {  // after the dA pass's last barrier nothing reads G
                 store_g(G, tile_k);
-                chunk_products<kVec>(smem_raw, e, c, d, erow, crow, nullptr, dc, tile_k, kt, nbuf);
+                chunk_products<kVec>(smem_raw, a, b, d, arow, brow, nullptr, db, tile_k, kt, nbuf);
             }
         } else {
             auto no_k = [](int) { return 0; };
             store_g(G, no_k);
-            chunk_products<kVec>(smem_raw, e, c, d, erow, crow, de, dc, no_k, 0, nbuf);
+            chunk_products<kVec>(smem_raw, a, b, d, arow, brow, da, db, no_k, 0, nbuf);
         }
     }
 
@@ -307,13 +207,13 @@ struct MmaCore {
         }
     }
 
-    // de += 2^de_k(r) G C and/or dc += 2^dc_k G^T E for the G tile in shared
-    // memory, over the hidden size in chunks of DC columns, double-buffered
+    // da += 2^da_k(r) G B and/or db += 2^db_k G^T A for the G tile in shared
+    // memory, over the operands' row length d in chunks of DC columns, double-buffered
     // when nbuf == 2. Ends with a barrier: G and the chunks are free again.
-    template <bool kVec, class ERow, class CRow, class RowK>
-    __device__ __forceinline__ void chunk_products(unsigned char* smem_raw, const uint16_t* e,
-                                                   const uint16_t* c, int d, ERow erow, CRow crow,
-                                                   float* de, float* dc, RowK de_k, int dc_k,
+    template <bool kVec, class ARow, class BRow, class RowK>
+    __device__ __forceinline__ void chunk_products(unsigned char* smem_raw, const uint16_t* a,
+                                                   const uint16_t* b, int d, ARow arow, BRow brow,
+                                                   float* da, float* db, RowK da_k, int db_k,
                                                    int nbuf) {
         const uint16_t* G = reinterpret_cast<const uint16_t*>(smem_raw);
         uint16_t* chunks = reinterpret_cast<uint16_t*>(smem_raw + G_BYTES);
@@ -321,8 +221,8 @@ struct MmaCore {
         const bool two = nbuf == 2;
         auto load_chunk = [&](int ch) {
             uint16_t* buf = chunks + (two ? (ch & 1) * CHUNK_ELEMS : 0);
-            if (dc) load_tile16<BM, DC, CS, THREADS, kVec>(buf, e, d, ch * DC, d, erow);
-            if (de) load_tile16<BN, DC, CS, THREADS, kVec>(buf + BM * CS, c, d, ch * DC, d, crow);
+            if (db) load_tile16<BM, DC, CS, THREADS, kVec>(buf, a, d, ch * DC, d, arow);
+            if (da) load_tile16<BN, DC, CS, THREADS, kVec>(buf + BM * CS, b, d, ch * DC, d, brow);
             cp_async_commit();
         };
         if (two) load_chunk(0);
@@ -337,15 +237,15 @@ struct MmaCore {
                 cp_async_wait<0>();
             }
             __syncthreads();  // chunk ch and (first time) G are visible
-            const uint16_t* Es = chunks + (two ? (ch & 1) * CHUNK_ELEMS : 0);
-            const uint16_t* Cs = Es + BM * CS;
-            if (de) product_de(G, Cs, ch * DC, d, erow, de, de_k);
-            if (dc) product_dc(G, Es, ch * DC, d, crow, dc, dc_k);
+            const uint16_t* As = chunks + (two ? (ch & 1) * CHUNK_ELEMS : 0);
+            const uint16_t* Bs = As + BM * CS;
+            if (da) product_da(G, Bs, ch * DC, d, arow, da, da_k);
+            if (db) product_db(G, As, ch * DC, d, brow, db, db_k);
             __syncthreads();  // this chunk's buffer may be overwritten next
         }
     }
 
-    // Output warp layout of both products: 4 (rows) x 2 (hidden columns)
+    // Output warp layout of both products: 4 (rows) x 2 (columns of d)
     // warps of 32 x 32, i.e. 2 x 4 mma tiles each.
     static constexpr int PM = 32, PN = 32, PMT = PM / 16, PNT = PN / 8;
 
@@ -367,10 +267,10 @@ struct MmaCore {
         }
     }
 
-    // de chunk [BM tokens x DC] = G [BM x BN] . C chunk [BN x DC].
-    template <class ERow, class RowK>
-    __device__ __forceinline__ void product_de(const uint16_t* G, const uint16_t* Cs, int d0, int d,
-                                               ERow erow, float* de, RowK row_k) {
+    // da chunk [BM x DC] = G [BM x BN] . B chunk [BN x DC].
+    template <class ARow, class RowK>
+    __device__ __forceinline__ void product_da(const uint16_t* G, const uint16_t* Bs, int d0, int d,
+                                               ARow arow, float* da, RowK row_k) {
         const int w = threadIdx.x >> 5, l = lane();
         const int m0 = (w >> 1) * PM, n0 = (w & 1) * PN;
         float o[PMT][PNT][4] = {};
@@ -380,21 +280,21 @@ struct MmaCore {
 #pragma unroll
             for (int mt = 0; mt < PMT; ++mt)
                 ldmatrix_x4(a[mt], G + (m0 + mt * 16 + (l & 15)) * GS + kk + (l >> 4) * 8);
-            load_b_trans(b, Cs, CS, kk, n0);
+            load_b_trans(b, Bs, CS, kk, n0);
 #pragma unroll
             for (int mt = 0; mt < PMT; ++mt)
 #pragma unroll
                 for (int nt = 0; nt < PNT; ++nt) mma_16816<Elt>(o[mt][nt], a[mt], b[nt][0], b[nt][1]);
         }
-        store_atomic(o, m0, n0, d0, d, erow, de, [=](int r) { return exp2_int(row_k(r)); });
+        store_atomic(o, m0, n0, d0, d, arow, da, [=](int r) { return exp2_int(row_k(r)); });
     }
 
-    // dc chunk [BN vocab x DC] = G^T [BN x BM] . E chunk [BM x DC]. The A
-    // fragments of G^T come from G [token][vocab] through ldmatrix.trans:
-    // matrices (vocab 0-7 | 8-15) x (token 0-7 | 8-15) as a0..a7 expect.
-    template <class CRow>
-    __device__ __forceinline__ void product_dc(const uint16_t* G, const uint16_t* Es, int d0, int d,
-                                               CRow crow, float* dc, int dc_k) {
+    // db chunk [BN x DC] = G^T [BN x BM] . A chunk [BM x DC]. The A
+    // fragments of G^T come from G [a row][b row] through ldmatrix.trans:
+    // matrices (b row 0-7 | 8-15) x (a row 0-7 | 8-15) as a0..a7 expect.
+    template <class BRow>
+    __device__ __forceinline__ void product_db(const uint16_t* G, const uint16_t* As, int d0, int d,
+                                               BRow brow, float* db, int db_k) {
         const int w = threadIdx.x >> 5, l = lane();
         const int m0 = (w >> 1) * PM, n0 = (w & 1) * PN;
         float o[PMT][PNT][4] = {};
@@ -405,14 +305,14 @@ struct MmaCore {
             for (int mt = 0; mt < PMT; ++mt)
                 ldmatrix_x4_trans(a[mt], G + (kk + (l >> 4) * 8 + (l & 7)) * GS + m0 + mt * 16 +
                                              ((l >> 3) & 1) * 8);
-            load_b_trans(b, Es, CS, kk, n0);
+            load_b_trans(b, As, CS, kk, n0);
 #pragma unroll
             for (int mt = 0; mt < PMT; ++mt)
 #pragma unroll
                 for (int nt = 0; nt < PNT; ++nt) mma_16816<Elt>(o[mt][nt], a[mt], b[nt][0], b[nt][1]);
         }
-        const float scale = exp2_int(dc_k);
-        store_atomic(o, m0, n0, d0, d, crow, dc, [=](int) { return scale; });
+        const float scale = exp2_int(db_k);
+        store_atomic(o, m0, n0, d0, d, brow, db, [=](int) { return scale; });
     }
 
     // out[row_of(r)][d0 + c] += scale_of(r) * o for the warp's 32 x 32 block.

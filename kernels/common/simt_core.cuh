@@ -1,39 +1,19 @@
-// cce_simt.cuh — the fp32 tile of the CCE kernels: a 64 x 64 logit tile with
-// plain FP32 FMA (no TF32: f32 callers expect f32 accuracy), and the
-// backward's two products on the same tile.
+// simt_core.cuh — an fp32 tile with plain FP32 FMA (no TF32: f32 callers
+// expect f32 accuracy): a 64 x 64 tile acc = A[rows] B[cols]^T, and the two
+// backward products dA += G B and dB += G^T A on the same tile. The same
+// interface as MmaCore (mma_core.cuh), so a kernel is written once over both.
 //
 // 256 threads as a 16 x 16 grid; thread (tx, ty) owns rows ty*4 .. ty*4+3 and
 // columns tx*4 .. tx*4+3. Operands are staged transposed in shared memory
-// ([k][row], rows padded to 68 floats) so each k step reads one float4 of E
-// and one of C per thread for 16 FMAs; global loads for the next k tile are in
+// ([k][row], rows padded to 68 floats) so each k step reads one float4 of A
+// and one of B per thread for 16 FMAs; global loads for the next k tile are in
 // flight (in registers) while the current one is computed.
 #pragma once
 
-#include "cce/cce_common.cuh"
+#include "common/elem.cuh"
+#include "common/tile_load.cuh"
 
 namespace engram::kernels {
-
-// r[0..3] = g[row][k .. k+3] (zero outside the row range or past d). kVec:
-// one float4 load (d % 4 == 0 and a 16-byte aligned base, checked by the host).
-template <bool kVec>
-__device__ __forceinline__ void fetch4(float (&r)[4], const float* g, int64_t row, int d, int k) {
-    if (row < 0) {
-        r[0] = r[1] = r[2] = r[3] = 0.0f;
-        return;
-    }
-    const float* src = g + row * int64_t(d) + k;
-    if constexpr (kVec) {
-        if (k < d) {
-            const float4 v = *reinterpret_cast<const float4*>(src);
-            r[0] = v.x, r[1] = v.y, r[2] = v.z, r[3] = v.w;
-        } else {
-            r[0] = r[1] = r[2] = r[3] = 0.0f;
-        }
-    } else {
-#pragma unroll
-        for (int q = 0; q < 4; ++q) r[q] = k + q < d ? src[q] : 0.0f;
-    }
-}
 
 struct SimtCore {
     using T = float;
@@ -66,9 +46,9 @@ struct SimtCore {
     __device__ static bool row_leader() { return (threadIdx.x & 15) == 0; }
     __device__ static bool col_leader() { return (threadIdx.x & 31) < 16; }
 
-    template <bool kVec, class ERow, class CRow>
-    __device__ __forceinline__ void mainloop(unsigned char* smem_raw, const float* e, const float* c,
-                                             int d, ERow erow, CRow crow) {
+    template <bool kVec, class ARow, class BRow>
+    __device__ __forceinline__ void mainloop(unsigned char* smem_raw, const float* a, const float* b,
+                                             int d, ARow arow, BRow brow) {
         float* sm = reinterpret_cast<float*>(smem_raw);
 #pragma unroll
         for (int i = 0; i < ROWS; ++i)
@@ -78,17 +58,17 @@ struct SimtCore {
         // Loader mapping: 4 threads per operand row, 4 consecutive k each.
         const int lr = threadIdx.x >> 2, lk = (threadIdx.x & 3) * 4;
         __syncthreads();  // the previous user of shared memory is done
-        const int64_t er = erow(lr), cr = crow(lr);
+        const int64_t er = arow(lr), cr = brow(lr);
         float ra[4], rb[4];
-        fetch4<kVec>(ra, e, er, d, lk);
-        fetch4<kVec>(rb, c, cr, d, lk);
+        fetch4<kVec>(ra, a, er, d, lk);
+        fetch4<kVec>(rb, b, cr, d, lk);
         store_stage(sm, ra, rb, lr, lk);
         __syncthreads();
         for (int kt = 0; kt < ktiles; ++kt) {
             const bool more = kt + 1 < ktiles;
             if (more) {
-                fetch4<kVec>(ra, e, er, d, (kt + 1) * BK + lk);
-                fetch4<kVec>(rb, c, cr, d, (kt + 1) * BK + lk);
+                fetch4<kVec>(ra, a, er, d, (kt + 1) * BK + lk);
+                fetch4<kVec>(rb, b, cr, d, (kt + 1) * BK + lk);
             }
             compute_stage(sm + (kt & 1) * STAGE_FLOATS);
             if (more) store_stage(sm + ((kt + 1) & 1) * STAGE_FLOATS, ra, rb, lr, lk);
@@ -124,16 +104,17 @@ struct SimtCore {
     static constexpr bool kScaleG = false;
 
     // See MmaCore::backward_products: acc holds G (zero outside the tile's
-    // valid rows and columns); de[erow] += G C, dc[crow] += G^T E.
-    template <bool kVec, class ERow, class CRow>
-    __device__ __forceinline__ void backward_products(unsigned char* smem_raw, const float* e,
-                                                      const float* c, int d, ERow erow, CRow crow,
-                                                      float* de, float* dc,
+    // valid rows and columns); da[arow] += G B, db[brow] += G^T A. A and B
+    // are the global operands; a and b in the loops are register fragments.
+    template <bool kVec, class ARow, class BRow>
+    __device__ __forceinline__ void backward_products(unsigned char* smem_raw, const float* A,
+                                                      const float* B, int d, ARow arow, BRow brow,
+                                                      float* da, float* db,
                                                       const uint32_t* /*gmax_row*/,
                                                       uint32_t /*gmax_tile*/, int /*nbuf*/) {
         float* G = reinterpret_cast<float*>(smem_raw);
-        float* Es = G + BM * GS;
-        float* Cs = Es + BM * CS;
+        float* As = G + BM * GS;
+        float* Bs = As + BM * CS;
 #pragma unroll
         for (int i = 0; i < ROWS; ++i)
             *reinterpret_cast<float4*>(G + row(i) * GS + tx() * 4) =
@@ -147,20 +128,20 @@ struct SimtCore {
                 const int idx = threadIdx.x + it * THREADS;
                 const int r = idx / (DC / 4), c4 = (idx % (DC / 4)) * 4;
                 float v[4];
-                if (dc) {
-                    fetch4<kVec>(v, e, erow(r), d, d0 + c4);
-                    *reinterpret_cast<float4*>(Es + r * CS + c4) = make_float4(v[0], v[1], v[2], v[3]);
+                if (db) {
+                    fetch4<kVec>(v, A, arow(r), d, d0 + c4);
+                    *reinterpret_cast<float4*>(As + r * CS + c4) = make_float4(v[0], v[1], v[2], v[3]);
                 }
-                if (de) {
-                    fetch4<kVec>(v, c, crow(r), d, d0 + c4);
-                    *reinterpret_cast<float4*>(Cs + r * CS + c4) = make_float4(v[0], v[1], v[2], v[3]);
+                if (da) {
+                    fetch4<kVec>(v, B, brow(r), d, d0 + c4);
+                    *reinterpret_cast<float4*>(Bs + r * CS + c4) = make_float4(v[0], v[1], v[2], v[3]);
                 }
             }
             __syncthreads();
-            if (de) {
+            if (da) {
                 float o[ROWS][COLS] = {};
                 for (int n = 0; n < BN; ++n) {
-                    const float4 b = *reinterpret_cast<const float4*>(Cs + n * CS + tx() * 4);
+                    const float4 b = *reinterpret_cast<const float4*>(Bs + n * CS + tx() * 4);
                     const float bv[4] = {b.x, b.y, b.z, b.w};
 #pragma unroll
                     for (int i = 0; i < ROWS; ++i) {
@@ -169,20 +150,20 @@ struct SimtCore {
                         for (int j = 0; j < COLS; ++j) o[i][j] = fmaf(a, bv[j], o[i][j]);
                     }
                 }
-                store_atomic(o, d0, d, erow, de);
+                store_atomic(o, d0, d, arow, da);
             }
-            if (dc) {
+            if (db) {
                 float o[ROWS][COLS] = {};
                 for (int m = 0; m < BM; ++m) {
                     const float4 a = *reinterpret_cast<const float4*>(G + m * GS + ty() * 4);
-                    const float4 b = *reinterpret_cast<const float4*>(Es + m * CS + tx() * 4);
+                    const float4 b = *reinterpret_cast<const float4*>(As + m * CS + tx() * 4);
                     const float av[4] = {a.x, a.y, a.z, a.w}, bv[4] = {b.x, b.y, b.z, b.w};
 #pragma unroll
                     for (int i = 0; i < ROWS; ++i)
 #pragma unroll
                         for (int j = 0; j < COLS; ++j) o[i][j] = fmaf(av[i], bv[j], o[i][j]);
                 }
-                store_atomic(o, d0, d, crow, dc);
+                store_atomic(o, d0, d, brow, db);
             }
         }
     }
