@@ -16,7 +16,8 @@ extern "C" {
    engram_op_supported asks about: the activations' dtype for QMATMUL, the
    float weights' dtype for QUANTIZE_RTN, ENGRAM_DTYPE_U2 for the layout ops.
    Op stats counters: QMATMUL sets "weight_bytes" (bytes of codes, scales and
-   zeros it read) and "row_blocks" (blocks of 4 output rows computed). */
+   zeros it read) and "dequant_tiles" (weight tiles expanded to fp32 by the
+   large-m path; 0 when m <= 16 and the codes were unpacked in registers). */
 typedef ENGRAM_ENUM(engram_qmatmul_op) {
     ENGRAM_OP_QMATMUL = 400,
     ENGRAM_OP_QMATMUL_QUANTIZE_RTN = 401,

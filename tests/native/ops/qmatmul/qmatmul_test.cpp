@@ -133,6 +133,28 @@ TEST(QmatmulIsa, LongRowsAndLargeBatch) {
     }
 }
 
+// The large-m path (m > 16): weight tiles past n_out, column chunks past k
+// (k = 384 spans two 256-column chunks), activation chunks past m (m = 300
+// spans two 256-row chunks), micro-tile rows past m.
+TEST(QmatmulIsa, LargeBatchDequantiseTileGemm) {
+    uint64_t seed = 500;
+    for (engram_dtype xd : kFloat)
+        for (engram_dtype sd : kScale)
+            for (int64_t m : {17, 33, 300}) {
+                QSpec s;
+                s.n_out = m == 300 ? 45 : 37;
+                s.k = m == 33 ? 64 : 384;
+                s.group = m == 33 ? 32 : 128;
+                s.m = m;
+                s.x_dtype = xd;
+                s.y_dtype = m == 33 ? xd : ENGRAM_DTYPE_F32;
+                s.scale_dtype = sd;
+                s.layout = m == 17 ? ENGRAM_QLAYOUT_CPU_PREPARED : ENGRAM_QLAYOUT_PLAIN;
+                s.seed = seed++;
+                check_case(s);
+            }
+}
+
 TEST(QmatmulIsa, EqualGroupsHaveZeroScale) {
     for (int64_t g : kGroups)
         for (engram_dtype sd : kScale)
@@ -205,19 +227,21 @@ TEST(QmatmulIsa, NanInActivationsPropagatesToItsRow) {
 // Same inputs: bit-identical run to run, for 1 and 2 threads, and for the
 // plain and prepared layouts.
 TEST(QmatmulIsa, Deterministic) {
-    QSpec s;
-    s.n_out = 23;
-    s.k = 256;
-    s.group = 64;
-    s.m = 7;
-    const QData plain = make_qdata(s);
-    s.layout = ENGRAM_QLAYOUT_CPU_PREPARED;
-    const QData prep = make_qdata(s);
-    const std::vector<float> a = run_qmatmul(plain, 2);
-    EXPECT_EQ(0, std::memcmp(a.data(), run_qmatmul(plain, 2).data(), a.size() * 4));
-    EXPECT_EQ(0, std::memcmp(a.data(), run_qmatmul(plain, 1).data(), a.size() * 4));
-    EXPECT_EQ(0, std::memcmp(a.data(), run_qmatmul(prep, 2).data(), a.size() * 4));
-    EXPECT_EQ(0, std::memcmp(a.data(), run_qmatmul(prep, 1).data(), a.size() * 4));
+    for (int64_t m : {7, 40}) {  // both paths
+        QSpec s;
+        s.n_out = 23;
+        s.k = 256;
+        s.group = 64;
+        s.m = m;
+        const QData plain = make_qdata(s);
+        s.layout = ENGRAM_QLAYOUT_CPU_PREPARED;
+        const QData prep = make_qdata(s);
+        const std::vector<float> a = run_qmatmul(plain, 2);
+        EXPECT_EQ(0, std::memcmp(a.data(), run_qmatmul(plain, 2).data(), a.size() * 4));
+        EXPECT_EQ(0, std::memcmp(a.data(), run_qmatmul(plain, 1).data(), a.size() * 4));
+        EXPECT_EQ(0, std::memcmp(a.data(), run_qmatmul(prep, 2).data(), a.size() * 4));
+        EXPECT_EQ(0, std::memcmp(a.data(), run_qmatmul(prep, 1).data(), a.size() * 4));
+    }
 }
 
 TEST(QmatmulIsa, OpStats) {
@@ -238,8 +262,15 @@ TEST(QmatmulIsa, OpStats) {
     uint64_t v = 0;
     ASSERT_OK(engram_op_stats_counter(&st, "weight_bytes", &v));
     EXPECT_EQ(uint64_t(9 * 64 / 4 + 2 * 9 * 2 * 2), v);
-    ASSERT_OK(engram_op_stats_counter(&st, "row_blocks", &v));
-    EXPECT_EQ(3u, v);
+    ASSERT_OK(engram_op_stats_counter(&st, "dequant_tiles", &v));
+    EXPECT_EQ(0u, v);  // m = 1: codes unpacked in registers
+    // m = 17: the dequantise-tile GEMM, at least one tile.
+    const std::vector<float> x17(size_t(17 * 64), 0.5f);
+    std::vector<float> y17(size_t(17 * 9));
+    ASSERT_OK(engram_qmatmul(c.ctx, &w, 17, ENGRAM_DTYPE_F32, x17.data(), ENGRAM_DTYPE_F32, y17.data()));
+    ASSERT_OK(engram_context_get_op_stats(c.ctx, &st));
+    ASSERT_OK(engram_op_stats_counter(&st, "dequant_tiles", &v));
+    EXPECT_GE(v, 1u);
 }
 
 // --- RTN quantizer ----------------------------------------------------------

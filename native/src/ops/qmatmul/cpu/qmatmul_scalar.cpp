@@ -15,7 +15,7 @@ struct UnpackScalar {
 }  // namespace
 
 const QmatmulKernels& qmatmul_kernels_scalar() {
-    static const QmatmulKernels k = QmatmulTiles<UnpackScalar>::table(ENGRAM_CPU_ISA_SCALAR);
+    static const QmatmulKernels k = QmatmulTiles<UnpackScalar, 4, 8>::table(ENGRAM_CPU_ISA_SCALAR);
     return k;
 }
 

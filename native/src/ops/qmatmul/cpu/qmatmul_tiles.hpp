@@ -12,11 +12,16 @@
 // lanes once at the end.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
+
+#include "cpu/microkernel.hpp"
 #include "ops/qmatmul/cpu/qmatmul_kernels.hpp"
 
 namespace engram::cpu {
 
-template <class U>
+// MR x (NV vectors): the micro-tile of the large-m GEMM (as CCE's per ISA).
+template <class U, int MR, int NV>
 struct QmatmulTiles {
     using V = typename U::V;
     static constexpr int L = V::lanes;
@@ -65,7 +70,42 @@ struct QmatmulTiles {
         }
     }
 
-    static QmatmulKernels table(engram_cpu_isa isa) { return QmatmulKernels{isa, &block}; }
+    // Large m: the weights are expanded once per tile into an L2-sized fp32
+    // panel and multiplied by the register-blocked micro-kernel, which reads
+    // the activation rows in place (no packing of x). The same fma(q, s, z)
+    // as `block` gives the same W_hat.
+    using Micro = MicroKernel<V, MR, NV>;
+    static constexpr int NR = Micro::NR;
+
+    static void dequant_panel(int64_t k0, int64_t kc, int64_t group, const uint32_t* const* rows,
+                              int nr, int64_t step, const float* const* s, const float* const* z,
+                              float* panel) {
+        for (int j = 0; j < nr; ++j) {
+            for (int64_t w = k0 / 16; w < (k0 + kc) / 16; ++w) {
+                const uint32_t word = rows[j][w * step];
+                const int64_t g = w * 16 / group;
+                const float sg = s[j][g], zg = z[j][g];
+                float* dst = panel + (w * 16 - k0) * NR + j;
+                for (int t = 0; t < 16; ++t)
+                    dst[t * NR] = std::fma(float((word >> (2 * t)) & 3u), sg, zg);
+            }
+        }
+        for (int64_t t = 0; t < kc; ++t)
+            for (int j = nr; j < NR; ++j) panel[t * NR + j] = 0.0f;
+    }
+
+    static void gemm_panel(const float* x, int64_t ldx, int64_t m, int64_t kc, const float* panel,
+                           float* c, bool acc) {
+        for (int64_t i0 = 0; i0 < m; i0 += MR) {
+            const float* a_rows[MR];
+            for (int i = 0; i < MR; ++i) a_rows[i] = x + std::min<int64_t>(i0 + i, m - 1) * ldx;
+            Micro::run_rows(kc, a_rows, panel, NR, c + i0 * NR, NR, acc);
+        }
+    }
+
+    static QmatmulKernels table(engram_cpu_isa isa) {
+        return QmatmulKernels{isa, &block, MR, NR, &dequant_panel, &gemm_panel};
+    }
 };
 
 }  // namespace engram::cpu

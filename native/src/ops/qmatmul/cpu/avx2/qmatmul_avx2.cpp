@@ -22,7 +22,7 @@ struct UnpackAvx2 {
 }  // namespace
 
 const QmatmulKernels& qmatmul_kernels_avx2() {
-    static const QmatmulKernels k = QmatmulTiles<UnpackAvx2>::table(ENGRAM_CPU_ISA_AVX2);
+    static const QmatmulKernels k = QmatmulTiles<UnpackAvx2, 6, 2>::table(ENGRAM_CPU_ISA_AVX2);
     return k;
 }
 

@@ -22,7 +22,7 @@ struct UnpackAvx512 {
 }  // namespace
 
 const QmatmulKernels& qmatmul_kernels_avx512() {
-    static const QmatmulKernels k = QmatmulTiles<UnpackAvx512>::table(ENGRAM_CPU_ISA_AVX512);
+    static const QmatmulKernels k = QmatmulTiles<UnpackAvx512, 12, 2>::table(ENGRAM_CPU_ISA_AVX512);
     return k;
 }
 
