@@ -14,7 +14,7 @@ extern "C" {
 
 /* Op ids (engram_op) of this family. The "main input dtype" that
    engram_op_supported asks about: the activations' dtype for QMATMUL, the
-   float weights' dtype for QUANTIZE_RTN, ENGRAM_DTYPE_U2 for the layout ops.
+   float weights' dtype for QUANTIZE_RTN and QUANTIZE_REFINE, ENGRAM_DTYPE_U2 for the layout ops.
    Op stats counters: QMATMUL sets "weight_bytes" (bytes of codes, scales and
    zeros it read) and "dequant_tiles" (weight tiles expanded to fp32 by the
    large-m path; 0 when m <= 16 and the codes were unpacked in registers). */
@@ -24,7 +24,8 @@ typedef ENGRAM_ENUM(engram_qmatmul_op) {
     ENGRAM_OP_QMATMUL_PACK = 402,
     ENGRAM_OP_QMATMUL_UNPACK = 403,
     ENGRAM_OP_QMATMUL_PREPARE = 404,
-    ENGRAM_OP_QMATMUL_UNPREPARE = 405
+    ENGRAM_OP_QMATMUL_UNPREPARE = 405,
+    ENGRAM_OP_QMATMUL_QUANTIZE_REFINE = 406
 } engram_qmatmul_op;
 
 /* ------------------------------------------------------------------------- */
@@ -124,6 +125,32 @@ ENGRAM_API engram_status engram_qmatmul_quantize_rtn(engram_context* ctx, int64_
                                                      engram_dtype scale_dtype, uint32_t* codes,
                                                      uint64_t code_words, void* scales,
                                                      void* zeros);
+
+/* decoupleQ-style refinement of the RTN result for calibration inputs X: with
+   h = X^T X ([k, k] fp32, symmetric positive semi-definite; e.g. summed over
+   the calibration tokens), minimises each row's layer-output error
+   ||(w_r - W_hat_r) X^T||^2 = e_r^T h e_r by alternating, `iterations` times
+   (0..100; 0 gives exactly RTN):
+    - codes fixed: s and z of all the row's groups by least squares weighted by
+      h (closed form: the row's 2 * (k / G) normal equations);
+    - s, z fixed: codes re-chosen column by column in order (GPTQ-style),
+      rounding to the nearest level after the error of the columns already
+      rounded has been spread over the remaining ones through h^-1.
+   Solves use h + 0.01 * mean(diag h) * I (so a rank-deficient X^T X works);
+   the error is scored with h itself, and the best iterate (RTN included) is
+   kept: the result's error is never above RTN's. Negative s can result. Same
+   outputs and arguments as quantize_rtn, plus h; computed in double, O(k^3)
+   once plus O(iterations * n_out * k^2); bit-identical for any thread count.
+   A non-finite h entry, or an h whose damped form is not positive definite,
+   is rejected (nothing written). Rows whose RTN s or z is not finite keep the
+   RTN result. */
+ENGRAM_API engram_status engram_qmatmul_quantize_refine(engram_context* ctx, int64_t n_out,
+                                                        int64_t k, engram_dtype w_dtype,
+                                                        const void* w, int32_t group_size,
+                                                        engram_dtype scale_dtype, const float* h,
+                                                        int32_t iterations, uint32_t* codes,
+                                                        uint64_t code_words, void* scales,
+                                                        void* zeros);
 
 /* codes [n_out, k] one code (0..3) per byte -> plain words (code_words long).
    A byte above 3 is rejected (nothing written). */

@@ -1,6 +1,7 @@
 // qmatmul_api.cpp — the 2-bit weight family's entry points: validate every
 // argument (messages name it), check that no output overlaps another tensor,
 // then dispatch to the context's backend.
+#include <cmath>
 #include <cstring>
 #include <string>
 
@@ -140,6 +141,50 @@ void validate_conversion(engram_context& ctx, const void* in,
     require_disjoint({{in, in_bytes, in_name, false}, {out, out_bytes, out_name, true}});
 }
 
+// The quantizers' arguments (all but h); the tensors' spans go to `spans`.
+QuantizeProblem validate_quantize(engram_context& c, int64_t n_out, int64_t k, engram_dtype w_dtype,
+                                  const void* w, int32_t group_size, engram_dtype scale_dtype,
+                                  uint32_t* codes, uint64_t code_words_, void* scales, void* zeros,
+                                  std::vector<TensorSpan>& spans) {
+    require_dim(n_out, "n_out");
+    require_dim(k, "k");
+    require_float_dtype(w_dtype, "w_dtype");
+    require_group(group_size, k, "group_size", "k");
+    require_scale_dtype(scale_dtype, "scale_dtype");
+    require_not_null(w, "w");
+    require_not_null(codes, "codes");
+    require_not_null(scales, "scales");
+    require_not_null(zeros, "zeros");
+    const uint64_t words = code_words(n_out, k, ENGRAM_QLAYOUT_PLAIN);
+    require_words(code_words_, words, "code_words", shape(n_out, k, ENGRAM_QLAYOUT_PLAIN).c_str());
+    const uint64_t ws = engram_dtype_size(w_dtype), ss = engram_dtype_size(scale_dtype);
+    const uint64_t wbytes = checked_bytes(n_out, k, ws, "w [n_out, k]");
+    const uint64_t sbytes = uint64_t(n_out) * uint64_t(k / group_size) * ss;
+    require_aligned(w, ws, "w");
+    require_aligned(codes, 4, "codes");
+    require_aligned(scales, ss, "scales");
+    require_aligned(zeros, ss, "zeros");
+    check_buffer(c, w, wbytes, "w");
+    check_buffer(c, codes, words * 4, "codes");
+    check_buffer(c, scales, sbytes, "scales");
+    check_buffer(c, zeros, sbytes, "zeros");
+    spans.push_back({w, wbytes, "w", false});
+    spans.push_back({codes, words * 4, "codes", true});
+    spans.push_back({scales, sbytes, "scales", true});
+    spans.push_back({zeros, sbytes, "zeros", true});
+    QuantizeProblem p;
+    p.n_out = n_out;
+    p.k = k;
+    p.group = group_size;
+    p.w_dtype = w_dtype;
+    p.scale_dtype = scale_dtype;
+    p.w = w;
+    p.codes = codes;
+    p.scales = scales;
+    p.zeros = zeros;
+    return p;
+}
+
 void require_shape16(int64_t n_out, int64_t k) {
     require_dim(n_out, "n_out");
     require_dim(k, "k");
@@ -215,44 +260,41 @@ ENGRAM_API engram_status engram_qmatmul_quantize_rtn(engram_context* ctx, int64_
                                                      void* zeros) {
     return run_op(__func__, ENGRAM_OP_QMATMUL_QUANTIZE_RTN, ctx, [&](engram_context& c) {
         const QmatmulBackend& backend = qmatmul_backend(c);
-        require_dim(n_out, "n_out");
-        require_dim(k, "k");
-        require_float_dtype(w_dtype, "w_dtype");
-        require_group(group_size, k, "group_size", "k");
-        require_scale_dtype(scale_dtype, "scale_dtype");
-        require_not_null(w, "w");
-        require_not_null(codes, "codes");
-        require_not_null(scales, "scales");
-        require_not_null(zeros, "zeros");
-        const uint64_t words = code_words(n_out, k, ENGRAM_QLAYOUT_PLAIN);
-        require_words(code_words_, words, "code_words",
-                      shape(n_out, k, ENGRAM_QLAYOUT_PLAIN).c_str());
-        const uint64_t ws = engram_dtype_size(w_dtype), ss = engram_dtype_size(scale_dtype);
-        const uint64_t wbytes = checked_bytes(n_out, k, ws, "w [n_out, k]");
-        const uint64_t sbytes = uint64_t(n_out) * uint64_t(k / group_size) * ss;
-        require_aligned(w, ws, "w");
-        require_aligned(codes, 4, "codes");
-        require_aligned(scales, ss, "scales");
-        require_aligned(zeros, ss, "zeros");
-        check_buffer(c, w, wbytes, "w");
-        check_buffer(c, codes, words * 4, "codes");
-        check_buffer(c, scales, sbytes, "scales");
-        check_buffer(c, zeros, sbytes, "zeros");
-        require_disjoint({{w, wbytes, "w", false},
-                          {codes, words * 4, "codes", true},
-                          {scales, sbytes, "scales", true},
-                          {zeros, sbytes, "zeros", true}});
-        QuantizeProblem p;
-        p.n_out = n_out;
-        p.k = k;
-        p.group = group_size;
-        p.w_dtype = w_dtype;
-        p.scale_dtype = scale_dtype;
-        p.w = w;
-        p.codes = codes;
-        p.scales = scales;
-        p.zeros = zeros;
+        std::vector<TensorSpan> spans;
+        const QuantizeProblem p = validate_quantize(c, n_out, k, w_dtype, w, group_size, scale_dtype,
+                                                    codes, code_words_, scales, zeros, spans);
+        require_disjoint(spans);
         backend.quantize_rtn(c, p);
+    });
+}
+
+ENGRAM_API engram_status engram_qmatmul_quantize_refine(engram_context* ctx, int64_t n_out,
+                                                        int64_t k, engram_dtype w_dtype,
+                                                        const void* w, int32_t group_size,
+                                                        engram_dtype scale_dtype, const float* h,
+                                                        int32_t iterations, uint32_t* codes,
+                                                        uint64_t code_words_, void* scales,
+                                                        void* zeros) {
+    return run_op(__func__, ENGRAM_OP_QMATMUL_QUANTIZE_REFINE, ctx, [&](engram_context& c) {
+        const QmatmulBackend& backend = qmatmul_backend(c);
+        std::vector<TensorSpan> spans;
+        const QuantizeProblem p = validate_quantize(c, n_out, k, w_dtype, w, group_size, scale_dtype,
+                                                    codes, code_words_, scales, zeros, spans);
+        if (iterations < 0 || iterations > 100)
+            fail(ENGRAM_ERR_INVALID_ARGUMENT,
+                 format("iterations must be in [0, 100], got %d", iterations));
+        require_not_null(h, "h");
+        require_aligned(h, 4, "h");
+        const uint64_t hbytes = checked_bytes(k, k, 4, "h [k, k]");
+        check_buffer(c, h, hbytes, "h");
+        spans.push_back({h, hbytes, "h", false});
+        require_disjoint(spans);
+        for (int64_t i = 0; i < k * k; ++i)
+            if (!std::isfinite(h[i]))
+                fail(ENGRAM_ERR_INVALID_ARGUMENT,
+                     format("h[%lld] (row %lld, column %lld) is %g: h must be finite",
+                            (long long)i, (long long)(i / k), (long long)(i % k), double(h[i])));
+        backend.quantize_refine(c, p, h, iterations);
     });
 }
 

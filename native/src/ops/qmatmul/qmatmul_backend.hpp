@@ -11,6 +11,9 @@ namespace engram {
 struct QmatmulBackend {
     void (*qmatmul)(engram_context& ctx, const QMatmulProblem& p);
     void (*quantize_rtn)(engram_context& ctx, const QuantizeProblem& p);
+    // h: [k, k] fp32 (validated finite); iterations >= 0.
+    void (*quantize_refine)(engram_context& ctx, const QuantizeProblem& p, const float* h,
+                            int iterations);
     // Layout conversions (words of n_out x k codes).
     void (*pack)(engram_context& ctx, int64_t n_out, int64_t k, const uint8_t* codes,
                  uint32_t* words);

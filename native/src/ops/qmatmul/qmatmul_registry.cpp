@@ -15,6 +15,7 @@ OpFamily qmatmul_ops() {
         {ENGRAM_OP_QMATMUL_UNPACK, "qmatmul_unpack", "qmatmul", kU2, 0},
         {ENGRAM_OP_QMATMUL_PREPARE, "qmatmul_prepare", "qmatmul", kU2, 0},
         {ENGRAM_OP_QMATMUL_UNPREPARE, "qmatmul_unprepare", "qmatmul", kU2, 0},
+        {ENGRAM_OP_QMATMUL_QUANTIZE_REFINE, "qmatmul_quantize_refine", "qmatmul", kFloatDtypes, 0},
     };
     return OpFamily{ops, sizeof ops / sizeof ops[0]};
 }

@@ -174,8 +174,10 @@ void qmatmul_product(engram_context& ctx, const QMatmulProblem& p) {
 }
 
 const QmatmulBackend& qmatmul_cpu_backend_table() {
-    static const QmatmulBackend table{&qmatmul_product, &qmatmul_quantize_rtn, &qmatmul_pack,
-                                      &qmatmul_unpack,  &qmatmul_prepare,      &qmatmul_unprepare};
+    static const QmatmulBackend table{&qmatmul_product, &qmatmul_quantize_rtn,
+                                      &qmatmul_quantize_refine, &qmatmul_pack,
+                                      &qmatmul_unpack, &qmatmul_prepare,
+                                      &qmatmul_unprepare};
     return table;
 }
 

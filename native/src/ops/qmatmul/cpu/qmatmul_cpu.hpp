@@ -1,6 +1,7 @@
 // qmatmul_cpu.hpp — the CPU implementations behind the family's table
 // (qmatmul_cpu.cpp: product and table; qmatmul_quantize.cpp: RTN;
-// qmatmul_pack.cpp: layout conversions).
+// qmatmul_refine.cpp: decoupleQ refinement; qmatmul_pack.cpp: layout
+// conversions).
 #pragma once
 
 #include "ops/qmatmul/qmatmul_backend.hpp"
@@ -9,6 +10,8 @@ namespace engram::cpu {
 
 void qmatmul_product(engram_context& ctx, const QMatmulProblem& p);
 void qmatmul_quantize_rtn(engram_context& ctx, const QuantizeProblem& p);
+void qmatmul_quantize_refine(engram_context& ctx, const QuantizeProblem& p, const float* h,
+                             int iterations);
 void qmatmul_pack(engram_context& ctx, int64_t n_out, int64_t k, const uint8_t* codes,
                   uint32_t* words);
 void qmatmul_unpack(engram_context& ctx, int64_t n_out, int64_t k, const uint32_t* words,
