@@ -193,35 +193,36 @@ TEST(QmatmulIsa, ExtremeScales) {
 // A NaN in row i of x makes row i of y NaN and leaves the other rows alone.
 TEST(QmatmulIsa, NanInActivationsPropagatesToItsRow) {
     for (engram_dtype xd : kFloat)
-        for (engram_qlayout layout : kLayouts) {
-            QSpec s;
-            s.n_out = 9;
-            s.k = 64;
-            s.group = 32;
-            s.m = 6;
-            s.x_dtype = xd;
-            s.layout = layout;
-            QData d = make_qdata(s);
-            const size_t xs = engram_dtype_size(xd);
-            const int64_t nan_rows[] = {1, 4};
-            for (int64_t row : nan_rows) {
-                const size_t at = size_t(row * s.k + 17 + row) * xs;
-                if (xd == ENGRAM_DTYPE_F32) {
-                    const float nan = NAN;
-                    std::memcpy(&d.x_raw[at], &nan, 4);
-                } else {
-                    const uint16_t nan = xd == ENGRAM_DTYPE_F16 ? 0x7E00 : 0x7FC0;
-                    std::memcpy(&d.x_raw[at], &nan, 2);
+        for (engram_qlayout layout : kLayouts)
+            for (int64_t m : {6, 20}) {  // both paths
+                QSpec s;
+                s.n_out = 9;
+                s.k = 64;
+                s.group = 32;
+                s.m = m;
+                s.x_dtype = xd;
+                s.layout = layout;
+                QData d = make_qdata(s);
+                const size_t xs = engram_dtype_size(xd);
+                const int64_t nan_rows[] = {1, 4};
+                for (int64_t row : nan_rows) {
+                    const size_t at = size_t(row * s.k + 17 + row) * xs;
+                    if (xd == ENGRAM_DTYPE_F32) {
+                        const float nan = NAN;
+                        std::memcpy(&d.x_raw[at], &nan, 4);
+                    } else {
+                        const uint16_t nan = xd == ENGRAM_DTYPE_F16 ? 0x7E00 : 0x7FC0;
+                        std::memcpy(&d.x_raw[at], &nan, 2);
+                    }
+                }
+                const std::vector<float> y = run_qmatmul(d);
+                for (int64_t i = 0; i < s.m; ++i) {
+                    const bool nan_row = i == 1 || i == 4;
+                    for (int64_t r = 0; r < s.n_out; ++r)
+                        EXPECT_EQ(nan_row, std::isnan(y[size_t(i * s.n_out + r)]))
+                            << s.label() << " row " << i << " column " << r;
                 }
             }
-            const std::vector<float> y = run_qmatmul(d);
-            for (int64_t i = 0; i < s.m; ++i) {
-                const bool nan_row = i == 1 || i == 4;
-                for (int64_t r = 0; r < s.n_out; ++r)
-                    EXPECT_EQ(nan_row, std::isnan(y[size_t(i * s.n_out + r)]))
-                        << s.label() << " row " << i << " column " << r;
-            }
-        }
 }
 
 // Same inputs: bit-identical run to run, for 1 and 2 threads, and for the
