@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cce_fuzz.hpp"
+#include "qmatmul_fuzz.hpp"
 
 namespace fuzz {
 
@@ -475,9 +476,10 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     using namespace fuzz;
     FuzzedDataProvider in(data, size);
-    const int op = in.ConsumeIntegralInRange(0, kCceOps + 1);
+    const int op = in.ConsumeIntegralInRange(0, kCceOps + 2);
     if (op < kCceOps) fuzz_cce(in, CceOp(op));
     else if (op == kCceOps) fuzz_context(in);
-    else fuzz_info(in);
+    else if (op == kCceOps + 1) fuzz_info(in);
+    else fuzz_qmatmul(in, g_ctx);
     return 0;
 }
