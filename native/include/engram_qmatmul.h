@@ -152,7 +152,11 @@ ENGRAM_API engram_status engram_qmatmul_quantize_refine(engram_context* ctx, int
                                                         uint64_t code_words, void* scales,
                                                         void* zeros);
 
-/* codes [n_out, k] one code (0..3) per byte -> plain words (code_words long).
+/* The layout conversions take any n_out >= 1 and k a multiple of 16 (no group
+   size involved); lengths are in words and must equal
+   engram_qmatmul_code_words for their layout; input and output must not
+   overlap.
+   codes [n_out, k] one code (0..3) per byte -> plain words (code_words long).
    A byte above 3 is rejected (nothing written). */
 ENGRAM_API engram_status engram_qmatmul_pack(engram_context* ctx, int64_t n_out, int64_t k,
                                              const uint8_t* codes, uint32_t* words,
