@@ -11,6 +11,7 @@
 
 #include "cce_fuzz.hpp"
 #include "scan_fuzz.hpp"
+#include "qmatmul_fuzz.hpp"
 
 namespace fuzz {
 
@@ -480,10 +481,11 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     using namespace fuzz;
     FuzzedDataProvider in(data, size);
-    const int op = in.ConsumeIntegralInRange(0, kCceOps + 2);
+    const int op = in.ConsumeIntegralInRange(0, kCceOps + 3);
     if (op < kCceOps) fuzz_cce(in, CceOp(op));
     else if (op == kCceOps) fuzz_context(in);
     else if (op == kCceOps + 1) fuzz_info(in);
-    else fuzz_scan(in, g_ctx);  // scan_fuzz.cpp
+    else if (op == kCceOps + 2) fuzz_scan(in, g_ctx);  // scan_fuzz.cpp
+    else fuzz_qmatmul(in, g_ctx);                       // qmatmul_fuzz.cpp
     return 0;
 }

@@ -11,6 +11,7 @@ namespace {
 const OpFamily kFamilies[] = {
     cce_ops(),
     scan_ops(),
+    qmatmul_ops(),
 };
 
 }  // namespace

@@ -58,6 +58,7 @@ const LayoutTable kTables[] = {
     {kCoreLayout, sizeof kCoreLayout / sizeof kCoreLayout[0]},
     cce_layout(),
     scan_layout(),
+    qmatmul_layout(),
 };
 
 }  // namespace

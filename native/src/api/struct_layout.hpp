@@ -27,5 +27,6 @@ struct LayoutTable {
 
 LayoutTable cce_layout();
 LayoutTable scan_layout();
+LayoutTable qmatmul_layout();
 
 }  // namespace engram

@@ -1,0 +1,23 @@
+// qmatmul_registry.cpp — the 2-bit weight family's ops and the dtypes each
+// backend runs them with (engram_qmatmul.h says which input is the "main"
+// one). No CUDA implementation yet: no CUDA dtypes.
+#include "api/op_registry.hpp"
+#include "engram_qmatmul.h"
+
+namespace engram {
+
+OpFamily qmatmul_ops() {
+    static constexpr uint32_t kU2 = dtype_bit(ENGRAM_DTYPE_U2);
+    static const OpInfo ops[] = {
+        {ENGRAM_OP_QMATMUL, "qmatmul", "qmatmul", kFloatDtypes, 0},
+        {ENGRAM_OP_QMATMUL_QUANTIZE_RTN, "qmatmul_quantize_rtn", "qmatmul", kFloatDtypes, 0},
+        {ENGRAM_OP_QMATMUL_PACK, "qmatmul_pack", "qmatmul", kU2, 0},
+        {ENGRAM_OP_QMATMUL_UNPACK, "qmatmul_unpack", "qmatmul", kU2, 0},
+        {ENGRAM_OP_QMATMUL_PREPARE, "qmatmul_prepare", "qmatmul", kU2, 0},
+        {ENGRAM_OP_QMATMUL_UNPREPARE, "qmatmul_unprepare", "qmatmul", kU2, 0},
+        {ENGRAM_OP_QMATMUL_QUANTIZE_REFINE, "qmatmul_quantize_refine", "qmatmul", kFloatDtypes, 0},
+    };
+    return OpFamily{ops, sizeof ops / sizeof ops[0]};
+}
+
+}  // namespace engram
