@@ -269,5 +269,6 @@ ENGRAM_API engram_status engram_event_elapsed_ms(engram_event* start, engram_eve
 
 /* The op families, one header each. */
 #include "engram_cce.h"
+#include "engram_attention.h"
 
 #endif /* ENGRAM_H */

@@ -10,6 +10,7 @@ namespace {
 // One line per op family.
 const OpFamily kFamilies[] = {
     cce_ops(),
+    attention_ops(),
 };
 
 }  // namespace

@@ -26,6 +26,7 @@ struct OpFamily {
 
 // Each family's table (defined in native/src/ops/<family>/).
 OpFamily cce_ops();
+OpFamily attention_ops();
 
 // nullptr for an unknown id.
 const OpInfo* find_op(engram_op op);

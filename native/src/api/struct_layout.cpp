@@ -57,6 +57,7 @@ const LayoutField kCoreLayout[] = {
 const LayoutTable kTables[] = {
     {kCoreLayout, sizeof kCoreLayout / sizeof kCoreLayout[0]},
     cce_layout(),
+    attention_layout(),
 };
 
 }  // namespace

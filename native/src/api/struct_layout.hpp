@@ -26,5 +26,6 @@ struct LayoutTable {
 #define ENGRAM_LAYOUT_FIELD(S, F) ::engram::LayoutField{#S, #F, offsetof(S, F)}
 
 LayoutTable cce_layout();
+LayoutTable attention_layout();
 
 }  // namespace engram
