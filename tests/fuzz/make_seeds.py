@@ -2,8 +2,8 @@
 """Writes the seed corpus of engram_abi_fuzz: 8 inputs per top-level choice.
 
 The harness reads its input with FuzzedDataProvider, which takes integers from
-the END of the input: the last byte picks the entry-point family (mod 7: the
-five CCE ops, contexts, information functions); the bytes before it, read
+the END of the input: the last byte picks the entry-point family (mod 8: the
+five CCE ops, contexts, information functions, attention); the bytes before it, read
 backwards, pick shapes, dtypes, options, a value seed and the fault. Random
 bytes therefore make varied, mostly small problems; the fuzzer refines them.
 Deterministic: rerunning gives the same files.
@@ -15,7 +15,7 @@ import random
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "engram_abi_fuzz")
 FAMILIES = ["forward", "backward", "forward_backward", "shard_forward", "shard_combine",
-            "context", "info"]
+            "context", "info", "attention"]
 
 def main():
     os.makedirs(OUT, exist_ok=True)
