@@ -61,10 +61,13 @@ extern "C" {
      (window tokens overwritten in the ring buffers of the layer's streaming
      heads, summed over those heads);
    - attention_decode: "tokens_attended" (kept tokens read, summed over KV heads),
-     "kv_bytes_read" (key and value bytes read from the cache). */
+     "kv_bytes_read" (key and value bytes read for them);
+   - attention_prefill: "tokens_appended", "tokens_evicted" as append, and
+     "tokens_attended", "kv_bytes_read" summed over the chunk's queries. */
 typedef ENGRAM_ENUM(engram_attention_op) {
     ENGRAM_OP_ATTENTION_CACHE_APPEND = 300,
-    ENGRAM_OP_ATTENTION_DECODE = 301
+    ENGRAM_OP_ATTENTION_DECODE = 301,
+    ENGRAM_OP_ATTENTION_PREFILL = 302
 } engram_attention_op;
 
 #define ENGRAM_ATTENTION_MAX_HEAD_DIM 256
@@ -160,6 +163,23 @@ ENGRAM_API engram_status engram_attention_decode(engram_context* ctx,
                                                  int64_t q_heads, engram_dtype dtype,
                                                  const void* q, void* out,
                                                  const engram_attention_options* opts);
+
+/* Dense causal prefill of a chunk of `tokens` >= 1 new tokens at `layer`, the
+   plain baseline: attends the chunk's queries, then appends its keys and
+   values. q and out [q_heads, tokens, D], k and v [H_kv, tokens, D], all of
+   `dtype`, which is F32 or the cache's storage dtype. With L the layer's
+   length before the call, query i (position L + i) attends to exactly what a
+   decode would read after appending tokens 0..i one by one: retrieval heads
+   to positions 0..L+i, streaming heads to the sinks and the last W positions
+   up to L+i, the chunk's keys and values rounded to the storage dtype. (So a
+   streaming head's early queries see window tokens that the chunk then
+   evicts.) Capacity and errors as append: on error nothing is written. */
+ENGRAM_API engram_status engram_attention_prefill(engram_context* ctx,
+                                                  engram_attention_cache* cache, int32_t layer,
+                                                  int64_t q_heads, int64_t tokens,
+                                                  engram_dtype dtype, const void* q,
+                                                  const void* k, const void* v, void* out,
+                                                  const engram_attention_options* opts);
 
 #ifdef __cplusplus
 } /* extern "C" */

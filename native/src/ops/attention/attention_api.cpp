@@ -105,6 +105,67 @@ std::unique_ptr<AttentionCache> validate_config(engram_context& ctx,
     return c;
 }
 
+// The checks append and prefill share: layer, tokens, dtype, capacity, k and v.
+void validate_chunk(engram_context& ctx, const AttentionCache& a, int32_t layer, int64_t tokens,
+                    engram_dtype dtype, const void* k, const void* v) {
+    require_layer(a, layer);
+    require_dim(tokens, "tokens");
+    require_float_dtype(dtype, "dtype");
+    if (dtype != ENGRAM_DTYPE_F32 && dtype != a.dtype)
+        fail(ENGRAM_ERR_UNSUPPORTED,
+             format("dtype = %s: keys and values are given as F32 or as the cache's storage "
+                    "dtype (%s)", dtype_name(dtype), dtype_name(a.dtype)));
+    const int64_t length = a.length[size_t(layer)];
+    if (tokens > INT64_MAX / 2 - length)
+        fail(ENGRAM_ERR_INVALID_ARGUMENT, format("tokens = %lld overflows the layer's length",
+                                                 (long long)tokens));
+    if (attention_layer_has_retrieval(a, layer) && length + tokens > a.capacity)
+        fail(ENGRAM_ERR_INVALID_ARGUMENT,
+             format("tokens = %lld: layer %d holds %lld tokens and its retrieval heads hold at "
+                    "most capacity = %lld", (long long)tokens, layer, (long long)length,
+                    (long long)a.capacity));
+    require_not_null(k, "k");
+    require_not_null(v, "v");
+    const uint64_t es = engram_dtype_size(dtype);
+    require_aligned(k, es, "k");
+    require_aligned(v, es, "v");
+    check_host(k, "k");
+    check_host(v, "v");
+    const uint64_t rows = checked_bytes(a.kv_heads, tokens, 1, "k [H_kv, tokens, D]");
+    checked_bytes(int64_t(rows), a.head_dim, es, "k [H_kv, tokens, D]");
+}
+
+// Writes a validated chunk into the layer (its storage already reserved) and
+// sets the append counters. Nothing here can fail.
+void write_chunk(engram_context& ctx, const AttentionBackend& be, AttentionCache& a, int32_t layer,
+                 int64_t tokens, engram_dtype dtype, const void* k, const void* v) {
+    const int64_t length = a.length[size_t(layer)];
+    const uint64_t sb = uint64_t(a.head_dim) * attention_elem_bytes(a.dtype);
+    const uint64_t ib = uint64_t(a.head_dim) * engram_dtype_size(dtype);
+    uint64_t evicted = 0;
+    for (int32_t h = 0; h < a.kv_heads; ++h) {
+        const bool streaming = attention_is_streaming(a, layer, h);
+        const AttentionHeadStore& s = a.heads[size_t(layer) * size_t(a.kv_heads) + size_t(h)];
+        for (int64_t i = 0; i < tokens; ++i) {
+            const int64_t pos = length + i;
+            // A window token a later token of this call overwrites is skipped.
+            if (streaming && pos >= a.sink && pos < length + tokens - a.window) continue;
+            const int64_t slot = attention_slot(a, streaming, pos);
+            const uint64_t in = (uint64_t(h) * uint64_t(tokens) + uint64_t(i)) * ib;
+            be.store_rows(static_cast<const char*>(k) + in, dtype, a.head_dim, a.dtype,
+                          static_cast<char*>(s.k) + uint64_t(slot) * sb);
+            be.store_rows(static_cast<const char*>(v) + in, dtype, a.head_dim, a.dtype,
+                          static_cast<char*>(s.v) + uint64_t(slot) * sb);
+        }
+        if (streaming)
+            evicted += uint64_t(attention_streaming_kept(a, length) + tokens -
+                                attention_streaming_kept(a, length + tokens));
+    }
+    a.length[size_t(layer)] = length + tokens;
+    op_stats_set(ctx.last_op, "tokens_appended", uint64_t(tokens));
+    op_stats_set(ctx.last_op, "tokens_evicted", evicted);
+}
+
 float resolve_scale(const engram_attention_options* opts, int64_t head_dim) {
     engram_attention_options o;
     engram_attention_options_init(&o);
@@ -242,58 +303,9 @@ ENGRAM_API engram_status engram_attention_cache_append(engram_context* ctx,
     return run_op(__func__, ENGRAM_OP_ATTENTION_CACHE_APPEND, ctx, [&](engram_context& c) {
         const AttentionBackend& be = attention_backend(c);
         AttentionCache& a = require_cache(c, cache);
-        require_layer(a, layer);
-        require_dim(tokens, "tokens");
-        require_float_dtype(dtype, "dtype");
-        if (dtype != ENGRAM_DTYPE_F32 && dtype != a.dtype)
-            fail(ENGRAM_ERR_UNSUPPORTED,
-                 format("dtype = %s: keys and values are appended as F32 or as the cache's "
-                        "storage dtype (%s)", dtype_name(dtype), dtype_name(a.dtype)));
-        const int64_t length = a.length[size_t(layer)];
-        if (tokens > INT64_MAX / 2 - length)
-            fail(ENGRAM_ERR_INVALID_ARGUMENT, format("tokens = %lld overflows the layer's length",
-                                                     (long long)tokens));
-        if (attention_layer_has_retrieval(a, layer) && length + tokens > a.capacity)
-            fail(ENGRAM_ERR_INVALID_ARGUMENT,
-                 format("tokens = %lld: layer %d holds %lld tokens and its retrieval heads hold at "
-                        "most capacity = %lld", (long long)tokens, layer, (long long)length,
-                        (long long)a.capacity));
-        require_not_null(k, "k");
-        require_not_null(v, "v");
-        const uint64_t es = engram_dtype_size(dtype);
-        require_aligned(k, es, "k");
-        require_aligned(v, es, "v");
-        check_host(k, "k");
-        check_host(v, "v");
-        const uint64_t rows = checked_bytes(a.kv_heads, tokens, 1, "k [H_kv, tokens, D]");
-        const uint64_t bytes = checked_bytes(int64_t(rows), a.head_dim, es, "k [H_kv, tokens, D]");
-        (void)bytes;  // inputs only: k and v may overlap each other
-        attention_cache_reserve(a, layer, length + tokens);
-        // Nothing below can fail: write the rows a head keeps at the end.
-        const uint64_t sb = uint64_t(a.head_dim) * attention_elem_bytes(a.dtype);
-        const uint64_t ib = uint64_t(a.head_dim) * es;
-        uint64_t evicted = 0;
-        for (int32_t h = 0; h < a.kv_heads; ++h) {
-            const bool streaming = attention_is_streaming(a, layer, h);
-            const AttentionHeadStore& s = a.heads[size_t(layer) * size_t(a.kv_heads) + size_t(h)];
-            for (int64_t i = 0; i < tokens; ++i) {
-                const int64_t pos = length + i;
-                // A window token a later token of this call overwrites is skipped.
-                if (streaming && pos >= a.sink && pos < length + tokens - a.window) continue;
-                const int64_t slot = attention_slot(a, streaming, pos);
-                const uint64_t in = (uint64_t(h) * uint64_t(tokens) + uint64_t(i)) * ib;
-                be.store_rows(static_cast<const char*>(k) + in, dtype, a.head_dim, a.dtype,
-                              static_cast<char*>(s.k) + uint64_t(slot) * sb);
-                be.store_rows(static_cast<const char*>(v) + in, dtype, a.head_dim, a.dtype,
-                              static_cast<char*>(s.v) + uint64_t(slot) * sb);
-            }
-            if (streaming)
-                evicted += uint64_t(attention_streaming_kept(a, length) + tokens -
-                                    attention_streaming_kept(a, length + tokens));
-        }
-        a.length[size_t(layer)] = length + tokens;
-        op_stats_set(c.last_op, "tokens_appended", uint64_t(tokens));
-        op_stats_set(c.last_op, "tokens_evicted", evicted);
+        validate_chunk(c, a, layer, tokens, dtype, k, v);
+        attention_cache_reserve(a, layer, a.length[size_t(layer)] + tokens);
+        write_chunk(c, be, a, layer, tokens, dtype, k, v);
     });
 }
 
@@ -334,6 +346,55 @@ ENGRAM_API engram_status engram_attention_decode(engram_context* ctx,
         p.q = q;
         p.out = out;
         be.decode(c, p);
+    });
+}
+
+ENGRAM_API engram_status engram_attention_prefill(engram_context* ctx,
+                                                  engram_attention_cache* cache, int32_t layer,
+                                                  int64_t q_heads, int64_t tokens,
+                                                  engram_dtype dtype, const void* q,
+                                                  const void* k, const void* v, void* out,
+                                                  const engram_attention_options* opts) {
+    return run_op(__func__, ENGRAM_OP_ATTENTION_PREFILL, ctx, [&](engram_context& c) {
+        const AttentionBackend& be = attention_backend(c);
+        AttentionCache& a = require_cache(c, cache);
+        validate_chunk(c, a, layer, tokens, dtype, k, v);
+        require_dim(q_heads, "q_heads");
+        if (q_heads % a.kv_heads != 0)
+            fail(ENGRAM_ERR_INVALID_ARGUMENT,
+                 format("q_heads = %lld is not a multiple of the cache's kv_heads = %d (GQA)",
+                        (long long)q_heads, a.kv_heads));
+        AttentionPrefillProblem p;
+        p.cache = &a;
+        p.layer = layer;
+        p.q_heads = q_heads;
+        p.tokens = tokens;
+        p.cached = a.length[size_t(layer)];
+        p.dtype = dtype;
+        p.scale = resolve_scale(opts, a.head_dim);
+        require_not_null(q, "q");
+        require_not_null(out, "out");
+        const uint64_t es = engram_dtype_size(dtype);
+        require_aligned(q, es, "q");
+        require_aligned(out, es, "out");
+        check_host(q, "q");
+        check_host(out, "out");
+        const uint64_t qrows = checked_bytes(q_heads, tokens, 1, "q [q_heads, tokens, D]");
+        const uint64_t qbytes = checked_bytes(int64_t(qrows), a.head_dim, es, "q [q_heads, tokens, D]");
+        const uint64_t kvbytes = uint64_t(a.kv_heads) * uint64_t(tokens) * uint64_t(a.head_dim) * es;
+        require_disjoint({{q, qbytes, "q", false},
+                          {k, kvbytes, "k", false},
+                          {v, kvbytes, "v", false},
+                          {out, qbytes, "out", true}});
+        // Grow first (the only step that can fail), attend over the cache as
+        // it is, then append.
+        attention_cache_reserve(a, layer, p.cached + tokens);
+        p.q = q;
+        p.k = k;
+        p.v = v;
+        p.out = out;
+        be.prefill(c, p);
+        write_chunk(c, be, a, layer, tokens, dtype, k, v);
     });
 }
 

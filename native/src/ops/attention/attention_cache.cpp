@@ -127,34 +127,55 @@ uint64_t attention_total_bytes(const AttentionCache& c) {
     return bytes;
 }
 
-int attention_head_segments(const AttentionCache& c, int32_t layer, int32_t head,
-                            AttentionSegment segs[3]) {
+int attention_query_segments(const AttentionCache& c, int32_t layer, int32_t head, int64_t cached,
+                             int64_t pos, const void* chunk_k, const void* chunk_v,
+                             AttentionSegment segs[kAttentionMaxSegments]) {
     const AttentionHeadStore& s = c.heads[size_t(layer) * size_t(c.kv_heads) + size_t(head)];
-    const int64_t length = c.length[size_t(layer)];
+    const bool streaming = attention_is_streaming(c, layer, head);
     const uint64_t rb = row_bytes(c);
-    auto seg = [&](int64_t slot, int64_t count) {
-        return AttentionSegment{static_cast<const char*>(s.k) + uint64_t(slot) * rb,
-                                static_cast<const char*>(s.v) + uint64_t(slot) * rb, count};
-    };
-    if (length == 0) return 0;
-    if (!attention_is_streaming(c, layer, head)) {
-        segs[0] = seg(0, length);
-        return 1;
-    }
     int n = 0;
-    const int64_t sinks = length < c.sink ? length : c.sink;
-    if (sinks > 0) segs[n++] = seg(0, sinks);
-    if (length <= c.sink) return n;
-    // Window positions [first, length), first = max(S_sink, length - W), in
-    // ring order from first's slot to the ring's end, then from its start.
-    const int64_t first = length - c.window > c.sink ? length - c.window : c.sink;
-    const int64_t count = length - first;
-    const int64_t start = c.sink + (first - c.sink) % c.window;
-    const int64_t ring_end = int64_t(c.sink) + c.window;
-    const int64_t part = count < ring_end - start ? count : ring_end - start;
-    segs[n++] = seg(start, part);
-    if (count > part) segs[n++] = seg(c.sink, count - part);
+    auto cache_seg = [&](int64_t slot, int64_t count) {
+        segs[n++] = AttentionSegment{static_cast<const char*>(s.k) + uint64_t(slot) * rb,
+                                     static_cast<const char*>(s.v) + uint64_t(slot) * rb, count};
+    };
+    // Positions [a, b) in order: the cached part (contiguous rows, except a
+    // window run that wraps the ring: two), then the chunk's part.
+    auto add = [&](int64_t a, int64_t b) {
+        const int64_t cb = b < cached ? b : cached;
+        if (a < cb) {
+            if (!streaming || a < c.sink) {
+                cache_seg(a, cb - a);  // sinks and retrieval rows: slot = position
+            } else {
+                const int64_t start = c.sink + (a - c.sink) % c.window;
+                const int64_t ring_end = int64_t(c.sink) + c.window;
+                const int64_t part = cb - a < ring_end - start ? cb - a : ring_end - start;
+                cache_seg(start, part);
+                if (cb - a > part) cache_seg(c.sink, cb - a - part);
+            }
+        }
+        const int64_t ca = a > cached ? a : cached;
+        if (ca < b)
+            segs[n++] = AttentionSegment{static_cast<const char*>(chunk_k) + uint64_t(ca - cached) * rb,
+                                         static_cast<const char*>(chunk_v) + uint64_t(ca - cached) * rb,
+                                         b - ca};
+    };
+    if (!streaming) {
+        add(0, pos + 1);
+        return n;
+    }
+    // Sinks [0, min(S, pos + 1)), then the window [max(S, pos - W + 1), pos + 1):
+    // disjoint, since the window starts at S or later.
+    add(0, pos + 1 < c.sink ? pos + 1 : c.sink);
+    const int64_t first = pos + 1 - c.window > c.sink ? pos + 1 - c.window : c.sink;
+    if (first <= pos) add(first, pos + 1);
     return n;
+}
+
+int attention_head_segments(const AttentionCache& c, int32_t layer, int32_t head,
+                            AttentionSegment segs[kAttentionMaxSegments]) {
+    const int64_t length = c.length[size_t(layer)];
+    if (length == 0) return 0;
+    return attention_query_segments(c, layer, head, length, length - 1, nullptr, nullptr, segs);
 }
 
 }  // namespace engram

@@ -72,9 +72,21 @@ void attention_cache_clear(AttentionCache& c);
 // Bytes allocated for one layer (all heads / streaming heads only), and in all.
 uint64_t attention_layer_bytes(const AttentionCache& c, int32_t layer, bool streaming_only);
 uint64_t attention_total_bytes(const AttentionCache& c);
-// The kept tokens of (layer, head) in position order: at most 3 segments
-// (sinks, then the ring's older and newer parts). Returns the count.
+// Most segments attention_query_segments returns.
+constexpr int kAttentionMaxSegments = 6;
+
+// The tokens a query at position `pos` of (layer, head) attends to, in
+// position order: retrieval heads every position <= pos, streaming heads the
+// sinks (p < S_sink) and the window (pos - W < p <= pos). Positions below
+// `cached` are read from the cache, which must still hold them (true for
+// decode, pos = cached - 1, and for a prefill chunk's queries, cached = the
+// length before the chunk); positions from `cached` on are rows of the chunk
+// (chunk_k, chunk_v: [tokens, D] in the storage dtype). Returns the count.
+int attention_query_segments(const AttentionCache& c, int32_t layer, int32_t head, int64_t cached,
+                             int64_t pos, const void* chunk_k, const void* chunk_v,
+                             AttentionSegment segs[kAttentionMaxSegments]);
+// The tokens a decode reads: attention_query_segments at pos = length - 1.
 int attention_head_segments(const AttentionCache& c, int32_t layer, int32_t head,
-                            AttentionSegment segs[3]);
+                            AttentionSegment segs[kAttentionMaxSegments]);
 
 }  // namespace engram

@@ -9,6 +9,7 @@ OpFamily attention_ops() {
     static const OpInfo ops[] = {
         {ENGRAM_OP_ATTENTION_CACHE_APPEND, "attention_cache_append", "attention", kFloatDtypes, 0},
         {ENGRAM_OP_ATTENTION_DECODE, "attention_decode", "attention", kFloatDtypes, 0},
+        {ENGRAM_OP_ATTENTION_PREFILL, "attention_prefill", "attention", kFloatDtypes, 0},
     };
     return OpFamily{ops, sizeof ops / sizeof ops[0]};
 }

@@ -252,8 +252,10 @@ TEST(AttentionAbi, CudaContextIsRefused) {
 TEST(AttentionAbi, OpsAreRegistered) {
     EXPECT_STREQ("attention_cache_append", engram_op_name(ENGRAM_OP_ATTENTION_CACHE_APPEND));
     EXPECT_STREQ("attention_decode", engram_op_name(ENGRAM_OP_ATTENTION_DECODE));
+    EXPECT_STREQ("attention_prefill", engram_op_name(ENGRAM_OP_ATTENTION_PREFILL));
     EXPECT_STREQ("attention", engram_op_family(ENGRAM_OP_ATTENTION_DECODE));
-    for (engram_op op : {ENGRAM_OP_ATTENTION_CACHE_APPEND, ENGRAM_OP_ATTENTION_DECODE}) {
+    for (engram_op op : {ENGRAM_OP_ATTENTION_CACHE_APPEND, ENGRAM_OP_ATTENTION_DECODE,
+                         ENGRAM_OP_ATTENTION_PREFILL}) {
         for (engram_dtype dt : {ENGRAM_DTYPE_F32, ENGRAM_DTYPE_F16, ENGRAM_DTYPE_BF16})
             EXPECT_OK(engram_op_supported(ENGRAM_BACKEND_CPU, op, dt));
         EXPECT_STATUS(ENGRAM_ERR_UNSUPPORTED, engram_op_supported(ENGRAM_BACKEND_CPU, op, ENGRAM_DTYPE_I32), "i32");

@@ -47,4 +47,10 @@ std::vector<int64_t> ref_attention_kept(int32_t policy, int64_t length, int64_t 
 
 RefDecodeOutput ref_attention_decode(const RefDecodeInput& in);
 
+// Prefill of the last `tokens` positions: in.q is [q_heads, tokens, D]; query
+// i (position length - tokens + i) is a decode at length - tokens + i + 1
+// (what a head keeps then). Outputs [q_heads, tokens, D], score_abs
+// [q_heads, tokens], kept [kv_heads, tokens].
+RefDecodeOutput ref_attention_prefill(const RefDecodeInput& in, int64_t tokens);
+
 }  // namespace engram_test
