@@ -102,8 +102,10 @@ void append(engram_context* ctx, engram_attention_cache* c, Model& m, int32_t la
     m.length[size_t(layer)] += n;
 }
 
-void check_decode(const Model& m, int32_t layer, int64_t hq, int32_t io, float scale,
-                  const std::vector<float>& q, const uint8_t* out) {
+// out [hq, tokens, D] of a decode (tokens 1) or a prefill of the model's last
+// `tokens` tokens of `layer`, against the reference.
+void check_attention(const Model& m, int32_t layer, int64_t hq, int64_t tokens, int32_t io, float scale,
+                     const std::vector<float>& q, const uint8_t* out) {
     engram_test::RefDecodeInput r;
     const int64_t H = m.cfg.kv_heads, D = m.cfg.head_dim, L = m.length[size_t(layer)];
     r.q_heads = hq;
@@ -119,21 +121,22 @@ void check_decode(const Model& m, int32_t layer, int64_t hq, int32_t io, float s
         r.v.insert(r.v.end(), m.v[size_t(layer)][size_t(h)].begin(), m.v[size_t(layer)][size_t(h)].end());
         r.policy.push_back(m.policy[size_t(layer * H + h)]);
     }
-    const engram_test::RefDecodeOutput ref = engram_test::ref_attention_decode(r);
+    const engram_test::RefDecodeOutput ref = engram_test::ref_attention_prefill(r, tokens);
     // The f32 error model of tests/native/ops/attention/attention_harness.cpp.
     const double u = std::ldexp(1.0, -24);
     const double out_u = io == ENGRAM_DTYPE_BF16 ? std::ldexp(1.0, -8) : io == ENGRAM_DTYPE_F16 ? std::ldexp(1.0, -11) : u;
     const uint64_t es = io == ENGRAM_DTYPE_F32 ? 4 : 2;
     const int64_t G = hq / H;
-    for (int64_t h = 0; h < hq; ++h) {
-        const double n = double(ref.kept[size_t(h / G)]);
-        const double rel = 4.0 * double(D + 2) * u * ref.score_abs[size_t(h)] + (2.0 * n + 16.0) * u;
+    for (int64_t row = 0; row < hq * tokens; ++row) {
+        const int64_t h = row / tokens, t = row % tokens;
+        const double n = double(ref.kept[size_t((h / G) * tokens + t)]);
+        const double rel = 4.0 * double(D + 2) * u * ref.score_abs[size_t(row)] + (2.0 * n + 16.0) * u;
         for (int64_t e = 0; e < D; ++e) {
-            const size_t i = size_t(h * D + e);
+            const size_t i = size_t(row * D + e);
             const double got = decode_one(io, out + i * es);
             const double bound = 2.0 * ref.abs_out[i] * rel + std::fabs(ref.out[i]) * out_u + 1e-30;
-            FUZZ_CHECK(std::fabs(got - ref.out[i]) <= bound, "out[%lld][%lld] = %.9g, reference %.9g, bound %.3g",
-                       (long long)h, (long long)e, got, ref.out[i], bound);
+            FUZZ_CHECK(std::fabs(got - ref.out[i]) <= bound, "out[%lld][%lld][%lld] = %.9g, reference %.9g, bound %.3g",
+                       (long long)h, (long long)t, (long long)e, got, ref.out[i], bound);
         }
     }
 }
@@ -190,7 +193,7 @@ void fuzz_attention(FuzzedDataProvider& in, engram_context* ctx) {
     engram_attention_options opts;
     engram_attention_options_init(&opts);
     opts.scale = in.ConsumeBool() ? 0.0f : float(0.05 + rng.uniform());
-    const int fault = in.ConsumeIntegralInRange(0, 15);
+    const int fault = in.ConsumeIntegralInRange(0, 16);
     g_trace += " | layer " + std::to_string(layer) + " length " + std::to_string(m.length[size_t(layer)]) +
                " fault " + std::to_string(fault);
     std::vector<int64_t> before = m.length;
@@ -198,6 +201,7 @@ void fuzz_attention(FuzzedDataProvider& in, engram_context* ctx) {
     engram_status st = ENGRAM_OK;
     Expect x;
     const bool empty = m.length[size_t(layer)] == 0;
+    bool prefilled = false;
     switch (fault) {
         case 1: st = engram_attention_decode(nullptr, cache, layer, hq, engram_dtype(io), qp, out, &opts); x = {ENGRAM_ERR_INVALID_ARGUMENT, {"ctx"}}; break;
         case 2: st = engram_attention_decode(ctx, nullptr, layer, hq, engram_dtype(io), qp, out, &opts); x = {ENGRAM_ERR_INVALID_ARGUMENT, {"cache"}}; break;
@@ -214,7 +218,12 @@ void fuzz_attention(FuzzedDataProvider& in, engram_context* ctx) {
         case 6: st = engram_attention_decode(ctx, cache, layer, hq, engram_dtype(io), nullptr, out, &opts); x = {ENGRAM_ERR_INVALID_ARGUMENT, {"q"}}; break;
         case 7: st = engram_attention_decode(ctx, cache, layer, hq, engram_dtype(io), qp, nullptr, &opts); x = {ENGRAM_ERR_INVALID_ARGUMENT, {"out"}}; break;
         case 8: st = engram_attention_decode(ctx, cache, layer, hq, engram_dtype(io), qp, out + 1, &opts); x = {ENGRAM_ERR_INVALID_ARGUMENT, {"out"}}; break;
-        case 9: st = engram_attention_decode(ctx, cache, layer, hq, engram_dtype(io), out, out + es, &opts); x = {ENGRAM_ERR_INVALID_ARGUMENT, {"out", "q"}}; break;
+        case 9: {  // q and out overlap (by all of them, or all but one element when there are two or more)
+            const uint64_t shift = hq * D > 1 && in.ConsumeBool() ? es : 0;
+            st = engram_attention_decode(ctx, cache, layer, hq, engram_dtype(io), out, out + shift, &opts);
+            x = {ENGRAM_ERR_INVALID_ARGUMENT, {"out", "q"}};
+            break;
+        }
         case 10: opts.scale = -opts.scale - 1.0f; st = engram_attention_decode(ctx, cache, layer, hq, engram_dtype(io), qp, out, &opts); x = {ENGRAM_ERR_INVALID_ARGUMENT, {"opts->scale"}}; break;
         case 11: st = engram_attention_decode(ctx, cache, layer, hq, engram_dtype(3 + in.ConsumeIntegralInRange(0, 3)), qp, out, &opts); x = {ENGRAM_ERR_UNSUPPORTED, {"dtype"}}; break;
         case 12: {  // append past a retrieval head's capacity (or 0 tokens for a streaming-only layer)
@@ -241,6 +250,41 @@ void fuzz_attention(FuzzedDataProvider& in, engram_context* ctx) {
             x = {ENGRAM_ERR_UNSUPPORTED, {"dtype"}};
             break;
         }
+        case 15: {  // a valid prefill (or one past a retrieval head's capacity)
+            const int64_t room = m.has_retrieval(layer) ? m.cfg.capacity - m.length[size_t(layer)] : 40;
+            const int64_t n = room > 0 ? in.ConsumeIntegralInRange<int64_t>(1, std::min<int64_t>(room, 20)) : 1;
+            const int32_t dt = in.ConsumeBool() ? ENGRAM_DTYPE_F32 : m.cfg.dtype;
+            const uint64_t des = dt == ENGRAM_DTYPE_F32 ? 4 : 2;
+            std::vector<float> pq(size_t(hq * n * D)), pk(size_t(m.cfg.kv_heads * n * D)), pv(pk.size());
+            for (float& x : pq) x = round_to(dt, float(rng.sym(3.0)));
+            for (size_t i = 0; i < pk.size(); ++i) {
+                pk[i] = round_to(m.cfg.dtype, float(rng.sym(2.0)));
+                pv[i] = round_to(m.cfg.dtype, float(rng.sym(2.0)));
+            }
+            const std::vector<uint8_t> qe = encode(dt, pq), ke = encode(dt, pk), ve = encode(dt, pv);
+            const void* pqp = a.input(qe.data(), qe.size(), "prefill q");
+            const void* pkp = a.input(ke.data(), ke.size(), "prefill k");
+            const void* pvp = a.input(ve.data(), ve.size(), "prefill v");
+            uint8_t* pout = a.output(size_t(hq * n * D) * des, "prefill out");
+            a.snapshot();
+            st = engram_attention_prefill(ctx, cache, layer, hq, n, engram_dtype(dt), pqp, pkp, pvp, pout, &opts);
+            if (room <= 0) {
+                x = {ENGRAM_ERR_INVALID_ARGUMENT, {"tokens"}};
+                break;
+            }
+            check_status("prefill", st, x);
+            a.check_untouched("a valid prefill", true);
+            for (int64_t h = 0; h < m.cfg.kv_heads; ++h)
+                for (int64_t i = 0; i < n * D; ++i) {
+                    m.k[size_t(layer)][size_t(h)].push_back(pk[size_t(h * n * D + i)]);
+                    m.v[size_t(layer)][size_t(h)].push_back(pv[size_t(h * n * D + i)]);
+                }
+            m.length[size_t(layer)] += n;
+            before[size_t(layer)] += n;
+            check_attention(m, layer, hq, n, dt, opts.scale, pq, pout);
+            prefilled = true;
+            break;
+        }
         default:
             st = engram_attention_decode(ctx, cache, layer, hq, engram_dtype(io), qp, out, &opts);
             if (empty) x = {ENGRAM_ERR_INVALID_ARGUMENT, {"layer"}};
@@ -255,7 +299,7 @@ void fuzz_attention(FuzzedDataProvider& in, engram_context* ctx) {
         a.check_untouched("a valid call", true);
         for (uint64_t b = 0; b < es; ++b)
             FUZZ_CHECK(out[uint64_t(hq * D) * es + b] == 0xFF, "decode wrote past out");
-        check_decode(m, layer, hq, io, opts.scale, q, out);
+        if (!prefilled) check_attention(m, layer, hq, 1, io, opts.scale, q, out);
     }
     for (int32_t l = 0; l < m.cfg.layers; ++l)
         FUZZ_CHECK(layer_length(ctx, cache, l) == before[size_t(l)], "layer %d length changed", l);
