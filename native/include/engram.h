@@ -272,5 +272,6 @@ ENGRAM_API engram_status engram_event_elapsed_ms(engram_event* start, engram_eve
 #include "engram_cce.h"
 #include "engram_scan.h"
 #include "engram_qmatmul.h"
+#include "engram_attention.h"
 
 #endif /* ENGRAM_H */

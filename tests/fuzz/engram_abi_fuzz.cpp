@@ -1,6 +1,7 @@
 // engram_abi_fuzz.cpp — libFuzzer target over every entry point of engram.h.
 // The first choice of the input picks a CCE op (cce_*.cpp), the context and
-// device functions, or the information functions; the rest of the input builds
+// device functions, the information functions, or an attention cache and
+// call (attention_fuzz.cpp); the rest of the input builds
 // a call, valid or with one fault. Any harness assertion aborts, which
 // libFuzzer reports as a crash with the input saved (see README.md).
 #include <fuzzer/FuzzedDataProvider.h>
@@ -9,6 +10,7 @@
 #include <iterator>
 #include <thread>
 
+#include "attention_fuzz.hpp"
 #include "cce_fuzz.hpp"
 #include "scan_fuzz.hpp"
 #include "qmatmul_fuzz.hpp"
@@ -481,11 +483,12 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     using namespace fuzz;
     FuzzedDataProvider in(data, size);
-    const int op = in.ConsumeIntegralInRange(0, kCceOps + 3);
+    const int op = in.ConsumeIntegralInRange(0, kCceOps + 4);
     if (op < kCceOps) fuzz_cce(in, CceOp(op));
     else if (op == kCceOps) fuzz_context(in);
     else if (op == kCceOps + 1) fuzz_info(in);
-    else if (op == kCceOps + 2) fuzz_scan(in, g_ctx);  // scan_fuzz.cpp
-    else fuzz_qmatmul(in, g_ctx);                       // qmatmul_fuzz.cpp
+    else if (op == kCceOps + 2) fuzz_scan(in, g_ctx);     // scan_fuzz.cpp
+    else if (op == kCceOps + 3) fuzz_qmatmul(in, g_ctx);  // qmatmul_fuzz.cpp
+    else fuzz_attention(in, g_ctx);                       // attention_fuzz.cpp
     return 0;
 }

@@ -12,6 +12,7 @@ const OpFamily kFamilies[] = {
     cce_ops(),
     scan_ops(),
     qmatmul_ops(),
+    attention_ops(),
 };
 
 }  // namespace

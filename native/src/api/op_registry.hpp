@@ -28,6 +28,7 @@ struct OpFamily {
 OpFamily cce_ops();
 OpFamily scan_ops();
 OpFamily qmatmul_ops();
+OpFamily attention_ops();
 
 // nullptr for an unknown id.
 const OpInfo* find_op(engram_op op);

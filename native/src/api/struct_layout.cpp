@@ -59,6 +59,7 @@ const LayoutTable kTables[] = {
     cce_layout(),
     scan_layout(),
     qmatmul_layout(),
+    attention_layout(),
 };
 
 }  // namespace

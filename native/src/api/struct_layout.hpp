@@ -28,5 +28,6 @@ struct LayoutTable {
 LayoutTable cce_layout();
 LayoutTable scan_layout();
 LayoutTable qmatmul_layout();
+LayoutTable attention_layout();
 
 }  // namespace engram

@@ -1,0 +1,26 @@
+// attention_backend.hpp — the attention family's dispatch table. Calls arrive
+// validated (attention_api.cpp).
+#pragma once
+
+#include "core/context.hpp"
+#include "ops/attention/attention_problem.hpp"
+
+namespace engram {
+
+struct AttentionBackend {
+    // Writes p.out; fills the op stats counters of attention_decode.
+    void (*decode)(engram_context& ctx, const AttentionDecodeProblem& p);
+    // Writes p.out (the cache is not changed: the caller appends the chunk);
+    // fills the counters "tokens_attended" and "kv_bytes_read".
+    void (*prefill)(engram_context& ctx, const AttentionPrefillProblem& p);
+    // Copies rows [tokens, D] of dtype `dtype` into `dst` rows of the cache's
+    // storage dtype (rounding to nearest even).
+    void (*store_rows)(const void* src, engram_dtype dtype, int64_t elements, engram_dtype storage,
+                       void* dst);
+};
+
+const AttentionBackend& attention_cpu_backend();
+// nullptr in a build without a CUDA attention backend (attention_no_cuda.cpp).
+const AttentionBackend* attention_cuda_backend();
+
+}  // namespace engram

@@ -1,0 +1,35 @@
+// attention_math.h — the online-softmax rules of the attention ops, written
+// once for the CPU kernels and (phase 2) the CUDA kernels.
+//
+// State per query head: the running maximum m of the scores seen, the sum
+// l = sum_t exp(s_t - shift(m)) and acc = sum_t exp(s_t - shift(m)) v_t. A new
+// block with maximum bm moves to m' = max_nan(m, bm) and rescales l and acc by
+// exp(shift(m) - shift(m')) (the old terms were taken relative to shift(m)).
+// out = acc / l at the end.
+//
+// Non-finite scores then behave as PyTorch's softmax:
+//  - NaN: max_nan makes m NaN, every later exp(x - NaN) is NaN: out NaN;
+//  - +inf: m' = +inf, exp(inf - inf) = NaN at that token: out NaN;
+//  - -inf: exp(-inf - shift) = 0, the token weighs nothing. While every score
+//    so far is -inf the shift is 0 (not -inf), so exp(-inf - (-inf)) = NaN is
+//    never formed; if all are -inf, l = 0 and out = 0 / 0 = NaN.
+#pragma once
+
+#include <math.h>
+
+#include "shared/hd.h"
+
+namespace engram {
+
+// max that returns NaN when either operand is NaN.
+ENGRAM_HD float attention_max_nan(float a, float b) { return (a != a || a > b) ? a : b; }
+
+// The value scores are taken relative to: the maximum, or 0 while it is -inf.
+ENGRAM_HD float attention_shift(float m) { return m == -INFINITY ? 0.0f : m; }
+
+// The factor that moves terms relative to shift(m_old) to shift(m_new).
+ENGRAM_HD float attention_rescale(float m_old, float m_new) {
+    return expf(attention_shift(m_old) - attention_shift(m_new));
+}
+
+}  // namespace engram
