@@ -96,12 +96,13 @@ public static class EngramCli
         var from = new Option<string?>("--from") { Description = "Render an existing benchmark JSON file instead of running" };
         var threads = new Option<int?>("--threads") { Description = "CPU worker threads (default: all cores)" };
         var variants = new Option<string?>("--variants") { Description = "engram variants: exact,fused,filtered,fused-filtered (default: all)" };
+        var scratch = new Option<string?>("--scratch") { Description = "CPU scratch budgets for extra one-pass fused runs, e.g. 8M,32M,128M (the time/memory curve)" };
         var noPeer = new Option<bool>("--no-peer") { Description = "Skip the PyTorch peer (CPU, f32; run when a python3 with torch exists)" };
         var op = new Argument<string>("OP") { Description = "The op family to benchmark (engram-bench list): cce" };
         var bench = new Command("bench",
             "Benchmark an op family against the naive method and the machine's limits (runs the native driver engram-bench; " +
             "every case is checked against the float64 reference before it is timed)")
-            { op, backend, n, v, d, dtype, reps, jsonFile, quick, from, threads, variants, noPeer };
+            { op, backend, n, v, d, dtype, reps, jsonFile, quick, from, threads, variants, scratch, noPeer };
         bench.SetAction(p => BenchCommand.Run(output, new BenchSettings
         {
             Op = p.GetValue(op)!,
@@ -116,6 +117,7 @@ public static class EngramCli
             From = p.GetValue(from),
             Threads = p.GetValue(threads),
             Variants = p.GetValue(variants),
+            Scratch = p.GetValue(scratch),
             Peer = !p.GetValue(noPeer),
         }));
         return bench;

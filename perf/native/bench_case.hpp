@@ -3,7 +3,7 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -19,6 +19,9 @@ struct Settings {
     std::string dtype = "f32";
     int reps = 3, warmup = 1, threads = 0, samples = 64;
     std::vector<std::string> variants{"exact", "fused", "filtered", "fused-filtered"};
+    // CPU scratch budgets (engram_cce_options.scratch_bytes) for extra runs of
+    // the one-pass fused forward+backward, one case each: the time/memory curve.
+    std::vector<uint64_t> scratch_budgets;
     bool naive = true, probes = true, quiet = false;
     float filter_eps = 1.0f / 4096.0f;  // 2^-12: the bf16 level
     std::string json_path, torch_peer;
@@ -40,7 +43,9 @@ struct Case {
     std::string notes;
     // Check against the float64 reference before timing (engram cases): the
     // suite's reduced shape and the worst |err|/bound there; empty when none.
-    std::map<std::string, int64_t> validation_shape;
+    // (A vector, not a std::map: this header is compiled by nvcc 11.8 in cases_cuda.cu,
+    // whose front end rejects libstdc++ 12's <map>.)
+    std::vector<std::pair<std::string, int64_t>> validation_shape;
     double validation_worst_ratio = -1.0;
 };
 
@@ -77,6 +82,8 @@ protected:
 
     const Settings& s_;
     const Problem& p_;
+    // scratch_bytes of the engram case being run (0 = the library's default).
+    uint64_t scratch_bytes_ = 0;
 
 private:
     std::string backend_;

@@ -45,20 +45,41 @@ using namespace engram_bench;
 
 namespace {
 
+const char kHelp[] =
+    "usage: engram-bench list [--json FILE|-]\n"
+    "       engram-bench verify [OP] [--backend cpu|cuda] [--seed S] [--cases N]\n"
+    "                           [--threads T] [--json FILE|-]\n"
+    "       engram-bench bench OP [options]     (engram-bench cce ... = bench cce ...)\n"
+    "       engram-bench probe [--json FILE]\n"
+    "       engram-bench --help\n"
+    "\n"
+    "list     the case suites: ops, named dimensions, verify and bench shapes\n"
+    "verify   every op's awkward cases against its float64 reference; exit 1 on a mismatch\n"
+    "bench    the machine's limits, the naive method and engram's variants in one process;\n"
+    "         every engram variant is first checked against the float64 reference on a\n"
+    "         reduced shape, and a wrong result fails the run (exit 1, \"error\" in the JSON)\n"
+    "probe    only the machine's limits (stream triad bandwidth, BLAS sgemm)\n"
+    "\n"
+    "bench options:\n"
+    "  --backend cpu|cuda       backend (default cpu)\n"
+    "  --shape n=N,v=V,d=D      the suite's named dimensions (default n=4096,v=32768,d=1024);\n"
+    "                           --n, --v, --d set one each\n"
+    "  --dtype f32|f16|bf16     input dtype (default f32)\n"
+    "  --reps R, --warmup W     timed and untimed repetitions per case (default 3, 1)\n"
+    "  --threads T              CPU worker threads (default 0: all cores)\n"
+    "  --variants LIST          exact,fused,filtered,fused-filtered (default all)\n"
+    "  --filter-eps X           gradient filter of the filtered variants (default 2^-12)\n"
+    "  --scratch LIST           extra runs of the one-pass fused forward+backward with these\n"
+    "                           CPU scratch budgets, e.g. 8M,32M,128M (time/memory curve)\n"
+    "  --samples S              tokens in the sampled float64 error check (default 64)\n"
+    "  --no-naive               skip the naive materialised method\n"
+    "  --no-probes              skip the bandwidth and GEMM probes\n"
+    "  --seed S                 input seed (default 1)\n"
+    "  --json FILE              write the engram-bench/2 JSON (docs/bench-json.md)\n"
+    "  --quiet                  no per-case lines\n";
+
 [[noreturn]] void usage(const char* msg) {
-    std::fprintf(stderr,
-                 "engram-bench: %s\n"
-                 "usage: engram-bench list [--json FILE|-]\n"
-                 "       engram-bench verify [OP] [--backend cpu|cuda] [--seed S] [--cases N]\n"
-                 "                           [--threads T] [--json FILE|-]\n"
-                 "       engram-bench bench OP [--backend cpu|cuda] [--shape n=N,v=V,d=D]\n"
-                 "                        [--dtype f32|f16|bf16] [--reps R] [--warmup W]\n"
-                 "                        [--threads T] [--variants exact,fused,filtered,fused-filtered]\n"
-                 "                        [--filter-eps X] [--samples S] [--no-naive] [--no-probes]\n"
-                 "                        [--json FILE] [--seed S]\n"
-                 "       engram-bench cce ...   (= bench cce ...)\n"
-                 "       engram-bench probe [--json FILE]\n",
-                 msg);
+    std::fprintf(stderr, "engram-bench: %s\n%s", msg, kHelp);
     std::exit(2);
 }
 
@@ -67,6 +88,24 @@ std::vector<std::string> split(const std::string& s, char sep = ',') {
     std::stringstream ss(s);
     std::string item;
     while (std::getline(ss, item, sep)) if (!item.empty()) out.push_back(item);
+    return out;
+}
+
+// "64M,256M,1G": byte counts with an optional K, M or G (binary) suffix.
+std::vector<uint64_t> byte_sizes(const std::string& option, const std::string& text) {
+    std::vector<uint64_t> out;
+    for (const std::string& item : split(text)) {
+        char* end = nullptr;
+        const unsigned long long v = std::strtoull(item.c_str(), &end, 10);
+        uint64_t unit = 1;
+        const std::string suffix = end ? std::string(end) : std::string();
+        if (suffix == "K" || suffix == "k") unit = 1ull << 10;
+        else if (suffix == "M" || suffix == "m") unit = 1ull << 20;
+        else if (suffix == "G" || suffix == "g") unit = 1ull << 30;
+        else if (!suffix.empty() || item.empty() || item[0] == '-')
+            usage((option + ": '" + item + "' is not a byte count (e.g. 64M)").c_str());
+        out.push_back(uint64_t(v) * unit);
+    }
     return out;
 }
 
@@ -144,6 +183,7 @@ Settings parse_bench(int argc, char** argv, int first, const std::string& op) {
         else if (a == "--warmup") { s.warmup = std::atoi(value().c_str()); }
         else if (a == "--threads") s.threads = std::atoi(value().c_str());
         else if (a == "--variants") s.variants = split(value());
+        else if (a == "--scratch") s.scratch_budgets = byte_sizes(a, value());
         else if (a == "--filter-eps") s.filter_eps = std::strtof(value().c_str(), nullptr);
         else if (a == "--samples") s.samples = int(positive(a, value()));
         else if (a == "--no-naive") s.naive = false;
@@ -183,7 +223,7 @@ void attach_validations(std::vector<Case>& cases, const std::vector<Validation>&
         if (c.impl != "engram" || k >= validations.size()) continue;
         const Validation& v = validations[k++];
         if (v.op != c.op || v.variant != c.variant) continue;
-        c.validation_shape = v.shape;
+        c.validation_shape.assign(v.shape.begin(), v.shape.end());
         c.validation_worst_ratio = v.worst_ratio;
     }
 }
@@ -193,6 +233,10 @@ void attach_validations(std::vector<Case>& cases, const std::vector<Validation>&
 int main(int argc, char** argv) {
     if (argc < 2) usage("missing command");
     const std::string cmd = argv[1];
+    if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+        std::fputs(kHelp, stdout);
+        return 0;
+    }
     if (cmd == "list") {
         std::string json;
         for (int i = 2; i < argc; ++i) {

@@ -26,6 +26,14 @@ void CaseRunner::run(std::vector<Case>& out) {
                     {"fused-filtered", s_.filter_eps}};
     for (const auto& v : variants)
         if (s_.wants(v.name)) add(engram_case("cce_forward_backward", v.name, v.eps));
+    // The scratch budget only sizes the CPU one-pass chunk; other backends ignore it.
+    if (backend_ == "cpu") {
+        for (uint64_t budget : s_.scratch_budgets) {
+            scratch_bytes_ = budget;
+            add(engram_case("cce_forward_backward", "fused/scratch=" + std::to_string(budget), 0.0f));
+        }
+        scratch_bytes_ = 0;
+    }
 }
 
 Case CaseRunner::base(const char* op, const char* impl, const char* variant) const {

@@ -84,6 +84,7 @@ private:
         engram_cce_options o;
         engram_cce_options_init(&o);
         o.filter_eps = eps;
+        o.scratch_bytes = scratch_bytes_;
         auto call = [&](bool verify) {
             o.reduction = verify ? ENGRAM_REDUCTION_NONE : ENGRAM_REDUCTION_MEAN;
             float* loss = loss_.data();

@@ -14,8 +14,9 @@ namespace Engram.Cli.Bench;
 /// <param name="Threads">CPU worker threads (null: all cores).</param>
 /// <param name="Variants">Comma-separated engram variants (null: all).</param>
 /// <param name="Op">The op family (engram-bench list): cce.</param>
+/// <param name="Scratch">Comma-separated CPU scratch budgets for extra fused runs, e.g. 8M,64M (null: none).</param>
 public sealed record BenchRequest(string Backend, long N, long V, long D, string DType, int Reps, string JsonPath,
-                                  int? Threads = null, string? Variants = null, string Op = "cce")
+                                  int? Threads = null, string? Variants = null, string Op = "cce", string? Scratch = null)
 {
     /// <summary>The driver's command line: bench OP --backend B --shape n=N,v=V,d=D --dtype T --reps R [--threads T]
     /// [--variants LIST] --json OUT.</summary>
@@ -29,6 +30,7 @@ public sealed record BenchRequest(string Backend, long N, long V, long D, string
             };
             if (Threads is > 0) args.AddRange(["--threads", I(Threads.Value)]);
             if (Variants is { Length: > 0 }) args.AddRange(["--variants", Variants]);
+            if (Scratch is { Length: > 0 }) args.AddRange(["--scratch", Scratch]);
             args.AddRange(["--json", JsonPath]);
             return args;
         }

@@ -45,6 +45,9 @@ public sealed record BenchSettings
     /// <summary>Comma-separated engram variants: exact, fused, filtered, fused-filtered (null: all).</summary>
     public string? Variants { get; init; }
 
+    /// <summary>CPU scratch budgets for extra runs of the one-pass fused forward+backward, e.g. "8M,64M" (null: none).</summary>
+    public string? Scratch { get; init; }
+
     /// <summary>Also time PyTorch's materialised cross-entropy (CPU backend, when a python3 with torch exists).</summary>
     public bool Peer { get; init; } = true;
 
@@ -52,7 +55,7 @@ public sealed record BenchSettings
     public BenchRequest ToRequest(string jsonPath) => new(
         Backend ?? DefaultBackend(),
         N ?? (Quick ? 1024 : DefaultN), V ?? (Quick ? 8192 : DefaultV), D ?? (Quick ? 512 : DefaultD),
-        DType, Reps ?? (Quick ? 3 : 5), jsonPath, Threads, Variants, Op);
+        DType, Reps ?? (Quick ? 3 : 5), jsonPath, Threads, Variants, Op, Scratch);
 
     /// <summary>cuda when libengram's CUDA backend can run here, else cpu.</summary>
     public static string DefaultBackend() => BackendSelector.Probe(EngramBackend.NativeCuda).Available ? "cuda" : "cpu";
