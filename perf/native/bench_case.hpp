@@ -12,6 +12,15 @@
 
 namespace engram_bench {
 
+struct Case;
+
+// Told after every measured case (engram-bench writes its JSON then, so a run
+// cut short by a deadline still leaves the cases it finished).
+struct CaseSink {
+    virtual ~CaseSink() = default;
+    virtual void added(const std::vector<Case>& cases) const = 0;
+};
+
 struct Settings {
     std::string op = "cce";  // the op family benchmarked
     std::string backend = "cpu";
@@ -26,6 +35,7 @@ struct Settings {
     float filter_eps = 1.0f / 4096.0f;  // 2^-12: the bf16 level
     std::string json_path, torch_peer;
     uint64_t seed = 1;
+    const CaseSink* sink = nullptr;
 
     bool wants(const std::string& variant) const;
 };

@@ -45,6 +45,34 @@ using namespace engram_bench;
 
 namespace {
 
+// Writes the JSON after every case, to a temporary file renamed over the
+// target, marked incomplete until the run's final write replaces it.
+class JsonFileSink : public CaseSink {
+public:
+    JsonFileSink(const Settings& s, const Limits& limits, const InputStats& inputs,
+                 const engram_capabilities& caps, const std::string& isa, const std::string& gpu)
+        : s_(s), limits_(limits), inputs_(inputs), caps_(caps), isa_(isa), gpu_(gpu) {}
+    void added(const std::vector<Case>& cases) const override {
+        const std::string tmp = s_.json_path + ".partial";
+        {
+            std::ofstream f(tmp);
+            f << to_json(s_, cases, limits_, inputs_, caps_.cpu_name, caps_.cpu_threads, isa_, gpu_,
+                         "incomplete: written after case " + std::to_string(cases.size()) +
+                             ", before the run finished")
+              << "\n";
+            if (!f) return;  // the final write reports an unwritable path
+        }
+        std::rename(tmp.c_str(), s_.json_path.c_str());
+    }
+
+private:
+    const Settings& s_;
+    const Limits& limits_;
+    const InputStats& inputs_;
+    const engram_capabilities& caps_;
+    std::string isa_, gpu_;
+};
+
 const char kHelp[] =
     "usage: engram-bench list [--json FILE|-]\n"
     "       engram-bench verify [OP] [--backend cpu|cuda] [--seed S] [--cases N]\n"
@@ -319,6 +347,8 @@ int main(int argc, char** argv) {
         }
         std::printf("inputs: mean softmax entropy %.2f nats, mean p(target) %.2f (%d sampled tokens)\n",
                     inputs.mean_entropy, inputs.mean_p_target, inputs.samples);
+        const JsonFileSink sink(s, limits, inputs, caps, isa_name(caps.cpu_isa), gpu);
+        if (!s.json_path.empty()) s.sink = &sink;
         try {
             if (s.backend == "cpu") run_cpu_cases(s, p, ref, cases);
 #if defined(ENGRAM_BENCH_CUDA)
@@ -329,6 +359,7 @@ int main(int argc, char** argv) {
             error = e.what();
             status = 1;
         }
+        s.sink = nullptr;
         attach_validations(cases, validations);
         // At the benchmark's own shape, the sampled float64 check must at
         // least give a finite error.

@@ -15,6 +15,7 @@ void CaseRunner::run(std::vector<Case>& out) {
     auto add = [&](Case c) {
         out.push_back(std::move(c));
         print_case(out.back(), out);
+        if (s_.sink) s_.sink->added(out);
     };
     if (s_.naive) add(naive_case(false));
     add(engram_case("cce_forward", "exact", 0.0f));
