@@ -36,6 +36,7 @@
 #include "engram.h"
 #include "naive_cpu.hpp"
 #include "registry.hpp"
+#include "runtime_blas.hpp"
 
 #if defined(ENGRAM_BENCH_CUDA)
 #include "cases_cuda.hpp"
@@ -312,6 +313,7 @@ int main(int argc, char** argv) {
             limits.gemm_probe = std::string(NaiveCpu::blas()) + " sgemm " + std::to_string(s.n) +
                                 "x" + std::to_string(s.v) + "x" + std::to_string(s.d) +
                                 " (A B^T), best of 3";
+            if (limits.gemm_gflops <= 0.0) limits.gemm_probe = "none: " + runtime_blas().name;
         }
 #if defined(ENGRAM_BENCH_CUDA)
         if (s.backend == "cuda") cuda_probes(s, limits);

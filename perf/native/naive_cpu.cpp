@@ -6,10 +6,7 @@
 #include <cstring>
 
 #include "bench_util.hpp"
-
-#if defined(ENGRAM_BENCH_CBLAS)
-#include <cblas.h>
-#endif
+#include "runtime_blas.hpp"
 
 namespace engram_bench {
 
@@ -19,10 +16,11 @@ namespace {
 // plain loop so the driver still runs on a machine with no BLAS.
 void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
            const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-#if defined(ENGRAM_BENCH_CBLAS)
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                int(m), int(n), int(k), 1.0f, a, int(lda), b, int(ldb), beta, c, int(ldc));
-#else
+    if (const CblasSgemm blas_sgemm = runtime_blas().sgemm) {
+        blas_sgemm(kCblasRowMajor, ta ? kCblasTrans : kCblasNoTrans, tb ? kCblasTrans : kCblasNoTrans,
+                   int(m), int(n), int(k), 1.0f, a, int(lda), b, int(ldb), beta, c, int(ldc));
+        return;
+    }
 #pragma omp parallel for
     for (int64_t i = 0; i < m; ++i)
         for (int64_t j = 0; j < n; ++j) {
@@ -31,7 +29,6 @@ void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, in
                 acc += (ta ? a[q * lda + i] : a[i * lda + q]) * (tb ? b[j * ldb + q] : b[q * ldb + j]);
             c[i * ldc + j] = acc + (beta == 0.0f ? 0.0f : beta * c[i * ldc + j]);
         }
-#endif
 }
 
 // exp for the softmax passes, in plain C++ the compiler vectorises (the bench
@@ -59,11 +56,8 @@ inline float vexp(float x) {
 }  // namespace
 
 const char* NaiveCpu::blas() {
-#if defined(ENGRAM_BENCH_CBLAS)
-    return "openblas";
-#else
-    return "none (plain loops)";
-#endif
+    const RuntimeBlas& b = runtime_blas();
+    return b.sgemm ? b.name.c_str() : "plain loops (no BLAS)";
 }
 
 float NaiveCpu::forward(float* loss_tok, float* lse) {
@@ -113,16 +107,12 @@ void NaiveCpu::release() {
 }
 
 double gemm_probe_gflops(int64_t m, int64_t n, int64_t k, int reps) {
-#if defined(ENGRAM_BENCH_CBLAS)
+    if (!runtime_blas().sgemm) return 0.0;  // no BLAS: no probe (plain loops are no limit)
     std::vector<float> a(size_t(m * k), 0.5f), b(size_t(n * k), 0.25f), c(size_t(m * n));
     const Timing t = time_reps(1, reps, [&] {
         sgemm(false, true, m, n, k, a.data(), k, b.data(), k, 0.0f, c.data(), n);
     });
     return 2.0 * double(m) * double(n) * double(k) / (t.min() * 1e-3) / 1e9;
-#else
-    (void)m, (void)n, (void)k, (void)reps;
-    return 0.0;
-#endif
 }
 
 double bandwidth_probe_gbs(int reps) {
