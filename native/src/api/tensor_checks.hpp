@@ -70,6 +70,13 @@ inline const char* dtype_name(int32_t dtype) {
     }
 }
 
+// A floating-point tensor dtype that the ops compute on (fp32 accumulation).
+inline void require_float_dtype(int32_t dtype, const char* name) {
+    if (dtype != ENGRAM_DTYPE_F32 && dtype != ENGRAM_DTYPE_F16 && dtype != ENGRAM_DTYPE_BF16)
+        fail(ENGRAM_ERR_UNSUPPORTED, format("%s = %d (%s) is not supported: use F32, F16 or BF16",
+                                            name, dtype, dtype_name(dtype)));
+}
+
 // One tensor argument of a call, for the overlap check: its byte range, its
 // name in messages, and whether the call writes it.
 struct TensorSpan {

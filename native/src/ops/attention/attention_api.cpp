@@ -22,12 +22,6 @@ const AttentionBackend& attention_backend(const engram_context& c) {
     return backend_table(c, attention_cpu_backend(), attention_cuda_backend(), "attention");
 }
 
-void require_float_dtype(int32_t dtype, const char* name) {
-    if (dtype != ENGRAM_DTYPE_F32 && dtype != ENGRAM_DTYPE_F16 && dtype != ENGRAM_DTYPE_BF16)
-        fail(ENGRAM_ERR_UNSUPPORTED, format("%s = %d (%s) is not supported: use F32, F16 or BF16",
-                                            name, dtype, dtype_name(dtype)));
-}
-
 void require_range(int64_t value, int64_t lo, int64_t hi, const char* name) {
     if (value < lo || value > hi)
         fail(ENGRAM_ERR_INVALID_ARGUMENT, format("%s = %lld is outside [%lld, %lld]", name,

@@ -53,13 +53,6 @@ void resolve_options(const engram_cce_options* opts, CceProblem& p) {
     p.filter_eps = o.filter_eps < 0.0f ? cce_default_filter_eps(p.dtype) : o.filter_eps;
 }
 
-void require_float_dtype(int32_t dtype, const char* name) {
-    if (dtype != ENGRAM_DTYPE_F32 && dtype != ENGRAM_DTYPE_F16 && dtype != ENGRAM_DTYPE_BF16)
-        fail(ENGRAM_ERR_UNSUPPORTED,
-             format("%s = %d (%s) is not supported: use F32, F16 or BF16", name, dtype,
-                    dtype_name(dtype)));
-}
-
 void require_target_dtype(int32_t dtype, const char* name) {
     if (dtype != ENGRAM_DTYPE_I32 && dtype != ENGRAM_DTYPE_I64)
         fail(ENGRAM_ERR_UNSUPPORTED,

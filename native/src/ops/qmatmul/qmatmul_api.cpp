@@ -29,13 +29,6 @@ void check_buffer(engram_context& ctx, const void* p, uint64_t bytes, const char
         cuda::check_host_buffer(p, name);
 }
 
-void require_float_dtype(int32_t dtype, const char* name) {
-    if (dtype != ENGRAM_DTYPE_F32 && dtype != ENGRAM_DTYPE_F16 && dtype != ENGRAM_DTYPE_BF16)
-        fail(ENGRAM_ERR_UNSUPPORTED,
-             format("%s = %d (%s) is not supported: use F32, F16 or BF16", name, dtype,
-                    dtype_name(dtype)));
-}
-
 void require_scale_dtype(int32_t dtype, const char* name) {
     if (dtype != ENGRAM_DTYPE_F32 && dtype != ENGRAM_DTYPE_F16)
         fail(ENGRAM_ERR_UNSUPPORTED,

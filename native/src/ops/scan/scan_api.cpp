@@ -67,11 +67,7 @@ ScanProblem validate_inputs(engram_context& ctx, const engram_scan_inputs* in,
     require_not_null(in, "in");
     require_struct_size(in->struct_size, sizeof *in, "in", "engram_scan_inputs_init");
     ScanProblem p;
-    if (in->dtype != ENGRAM_DTYPE_F32 && in->dtype != ENGRAM_DTYPE_F16 &&
-        in->dtype != ENGRAM_DTYPE_BF16)
-        fail(ENGRAM_ERR_UNSUPPORTED,
-             format("in->dtype = %d (%s) is not supported: use F32, F16 or BF16", in->dtype,
-                    dtype_name(in->dtype)));
+    require_float_dtype(in->dtype, "in->dtype");
     if (in->gate < ENGRAM_SCAN_GATE_NONE || in->gate > ENGRAM_SCAN_GATE_VECTOR)
         fail(ENGRAM_ERR_INVALID_ARGUMENT,
              format("in->gate = %d is not an engram_scan_gate", in->gate));
