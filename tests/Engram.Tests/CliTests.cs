@@ -288,6 +288,7 @@ public sealed class CliTests
     [Test]
     public void MissingDriverMessageSaysHowToBuildIt()
     {
+        using var env = new EnvironmentVariable(BenchDriver.EnvironmentVariable, ""); // unset: the search message
         string message = BenchDriver.NotFoundMessage(["/a/engram-bench", "/b/engram-bench"]);
         Assert.That(message, Does.Contain("/a/engram-bench").And.Contain("./build.sh").And.Contain(BenchDriver.EnvironmentVariable));
     }
@@ -336,6 +337,16 @@ public sealed class CliTests
         if (!OperatingSystem.IsWindows())
             File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         return script;
+    }
+
+    [Test]
+    public void AnExplicitDriverThatDoesNotExistIsAnErrorNotAFallback()
+    {
+        using var env = new EnvironmentVariable(BenchDriver.EnvironmentVariable, "/nonexistent/engram-bench");
+        var (code, _, err) = Engram("verify", "--backend", "cpu");
+        Assert.That(code, Is.EqualTo(ExitCodes.Environment));
+        Assert.That(err, Does.Contain("ENGRAM_BENCH names /nonexistent/engram-bench, which does not exist"));
+        Assert.That(BenchDriver.Candidates(), Is.EqualTo(new[] { "/nonexistent/engram-bench" }));
     }
 
     private sealed class EnvironmentVariable : IDisposable

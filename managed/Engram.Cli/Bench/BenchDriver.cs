@@ -47,10 +47,18 @@ public static class BenchDriver
 
     private static string FileName => OperatingSystem.IsWindows() ? "engram-bench.exe" : "engram-bench";
 
-    /// <summary>Where the driver is looked for, in order: ENGRAM_BENCH, next to the CLI, the build directory.</summary>
+    /// <summary>
+    /// Where the driver is looked for: ENGRAM_BENCH alone when it is set (a user who names a driver means that
+    /// one: missing, it is an error, never a fallback to another copy); otherwise next to the CLI, the build
+    /// directory.
+    /// </summary>
     public static IEnumerable<string> Candidates()
     {
-        if (Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } env) yield return env;
+        if (Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } env)
+        {
+            yield return env;
+            yield break;
+        }
         yield return Path.Combine(AppContext.BaseDirectory, FileName);
         if (NativeLibraryResolver.BuildNativeDir() is { } lib)
             yield return Path.GetFullPath(Path.Combine(lib, "..", "bin", FileName));
@@ -80,7 +88,9 @@ public static class BenchDriver
 
     /// <summary>The message when the driver is missing.</summary>
     public static string NotFoundMessage(IReadOnlyList<string> tried) =>
-        "the native benchmark driver engram-bench was not found. Looked in:" + Environment.NewLine +
+        Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } env
+            ? $"{EnvironmentVariable} names {env}, which does not exist: point it at engram-bench, or unset it to use the driver beside the CLI."
+            : "the native benchmark driver engram-bench was not found. Looked in:" + Environment.NewLine +
         string.Join(Environment.NewLine, tried.Select(t => "  - " + t)) + Environment.NewLine +
         "Build it with ./build.sh (it is built beside libengram as build/bin/engram-bench), " +
         $"or set {EnvironmentVariable} to its path.";
