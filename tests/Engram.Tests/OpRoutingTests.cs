@@ -25,8 +25,9 @@ public sealed class OpRoutingTests
             // cce_shard_forward <-> CceShardForward
             string pascal = string.Concat(EngramOps.Name(op)!.Split('_').Select(w => char.ToUpperInvariant(w[0]) + w[1..]));
             Assert.That(op.ToString(), Is.EqualTo(pascal), $"op {(int)op}");
-            Assert.That(EngramOps.Family(op), Is.EqualTo("cce"));
-            Assert.That((int)op / 100, Is.EqualTo(1), "CCE ids are in the 100 block");
+            // Each family has its block of 100 ids: 1 cce, 2 scan, 3 attention, 4 qmatmul.
+            string[] families = ["", "cce", "scan", "attention", "qmatmul"];
+            Assert.That(EngramOps.Family(op), Is.EqualTo(families[(int)op / 100]), $"op {(int)op}");
         }
         Assert.That(EngramOps.Name((EngramOp)299), Is.Null, "an id the library does not know");
     }

@@ -5,8 +5,9 @@ namespace Engram.Ops;
 
 /// <summary>
 /// The ops of libengram (<c>engram_op</c>), with the ids of the native registry. Ids are grouped by family
-/// in blocks of 100: 100-199 CCE (engram_cce.h); 200-299 recurrent scans, 300-399 sparse attention and
-/// 400-499 2-bit weights are reserved for the families that come next. Values are fixed forever.
+/// in blocks of 100: 100-199 CCE (engram_cce.h), 200-299 scans (engram_scan.h), 300-399 attention
+/// (engram_attention.h), 400-499 2-bit weights (engram_qmatmul.h). Values are fixed forever. Only CCE has a
+/// typed .NET API so far; the others are listed so that routing, capability queries and op stats name them.
 /// </summary>
 public enum EngramOp
 {
@@ -22,6 +23,35 @@ public enum EngramOp
     CceShardForward = 103,
     /// <summary>cce_shard_combine (ENGRAM_OP_CCE_SHARD_COMBINE); its dtype is F32 (it reads fp32 statistics).</summary>
     CceShardCombine = 104,
+
+    /// <summary>scan_linear_forward (ENGRAM_OP_SCAN_LINEAR_FORWARD).</summary>
+    ScanLinearForward = 200,
+    /// <summary>scan_linear_decode (ENGRAM_OP_SCAN_LINEAR_DECODE).</summary>
+    ScanLinearDecode = 201,
+    /// <summary>scan_linear_backward (ENGRAM_OP_SCAN_LINEAR_BACKWARD).</summary>
+    ScanLinearBackward = 202,
+
+    /// <summary>attention_cache_append (ENGRAM_OP_ATTENTION_CACHE_APPEND).</summary>
+    AttentionCacheAppend = 300,
+    /// <summary>attention_decode (ENGRAM_OP_ATTENTION_DECODE).</summary>
+    AttentionDecode = 301,
+    /// <summary>attention_prefill (ENGRAM_OP_ATTENTION_PREFILL).</summary>
+    AttentionPrefill = 302,
+
+    /// <summary>qmatmul (ENGRAM_OP_QMATMUL).</summary>
+    Qmatmul = 400,
+    /// <summary>qmatmul_quantize_rtn (ENGRAM_OP_QMATMUL_QUANTIZE_RTN).</summary>
+    QmatmulQuantizeRtn = 401,
+    /// <summary>qmatmul_pack (ENGRAM_OP_QMATMUL_PACK); its dtype is U2.</summary>
+    QmatmulPack = 402,
+    /// <summary>qmatmul_unpack (ENGRAM_OP_QMATMUL_UNPACK); its dtype is U2.</summary>
+    QmatmulUnpack = 403,
+    /// <summary>qmatmul_prepare (ENGRAM_OP_QMATMUL_PREPARE); its dtype is U2.</summary>
+    QmatmulPrepare = 404,
+    /// <summary>qmatmul_unprepare (ENGRAM_OP_QMATMUL_UNPREPARE); its dtype is U2.</summary>
+    QmatmulUnprepare = 405,
+    /// <summary>qmatmul_quantize_refine (ENGRAM_OP_QMATMUL_QUANTIZE_REFINE).</summary>
+    QmatmulQuantizeRefine = 406,
 }
 
 /// <summary>The op registry of the loaded libengram: names, families and the list of ops it has.</summary>
