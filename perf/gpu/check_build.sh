@@ -341,7 +341,7 @@ build_direct() {
     "$HOSTCXX" -fopenmp "$d/obj/omp.cpp" -o "$d/obj/omp" >/dev/null 2>&1 && omp=(-fopenmp)
     local bdefs=(-DENGRAM_BENCH_CUDA=1) bincs=(-I"$P" -I"$P/suites" -I"$S" -I"$ROOT/native/include" -I"$CUDA_INC")
     for f in "$P"/bench_main.cpp "$P"/bench_report.cpp "$P"/bench_problem.cpp "$P"/bench_suites.cpp \
-             "$P"/naive_cpu.cpp "$P"/cases_cpu.cpp "$P"/runtime_blas.cpp "$P"/suites/*.cpp; do
+             "$P"/naive_cpu.cpp "$P"/cases_cpu.cpp "$P"/runtime_blas.cpp "$P"/runtime_cublas.cpp "$P"/suites/*.cpp; do
         o="$d/obj/bench_$(basename "$f").o"; bench_objs+=("$o")
         compile_bg "$o" "$HOSTCXX" -std=c++17 -O3 -DNDEBUG -march=native -fno-math-errno "${omp[@]}" \
             "${bdefs[@]}" "${bincs[@]}" -c "$f" -o "$o"
@@ -395,7 +395,7 @@ build_direct() {
     for o in "${bench_objs[@]}"; do [ -f "$o" ] || ok=0; done
     if [ $ok = 1 ]; then
         tmo "$HOSTCXX" -o "$BIN_DIR/engram-bench" "${bench_objs[@]}" "$d/obj/libengram_reference.a" "${omp[@]}" \
-            -L"$LIB_DIR" -lengram -Wl,-rpath,"$LIB_DIR" -L"$CUDA_LIB" -Wl,-rpath,"$CUDA_LIB" -lcublas -lcudart -lpthread -ldl \
+            -L"$LIB_DIR" -lengram -Wl,-rpath,"$LIB_DIR" -L"$CUDA_LIB" -Wl,-rpath,"$CUDA_LIB" -lcudart -lpthread -ldl \
             >>"$BUILD_LOG" 2>&1 || ok=0
     fi
     [ $ok = 1 ] || echo "engram-bench not built"

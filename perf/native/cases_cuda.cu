@@ -4,7 +4,7 @@
 // inputs. Built only when the CUDA backend is.
 #include "cases_cuda.hpp"
 
-#include <cublas_v2.h>
+#include "runtime_cublas.hpp"
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -224,26 +224,27 @@ double cublas_gemm_probe(const Settings& s, cudaStream_t stream, engram_context*
     check(engram_device_memset(ctx, x.get(), 0, size_t(s.n * s.d) * es), "memset");
     check(engram_device_memset(ctx, w.get(), 0, size_t(s.v * s.d) * es), "memset");
     cublasHandle_t h = nullptr;
-    if (cublasCreate(&h) != CUBLAS_STATUS_SUCCESS) throw std::runtime_error("cublasCreate failed");
-    cublasSetStream(h, stream);
+    if (cublas_create(&h) != CUBLAS_STATUS_SUCCESS)
+        throw std::runtime_error(std::string("cublasCreate failed: ") + cublas_library());
+    cublas_set_stream(h, stream);
     const float one = 1.0f, zero = 0.0f;
     float best = 1e30f;
     for (int i = 0; i < 6; ++i) {
         check(engram_event_record(ctx, a), "record");
         // Row-major Y[n x v] = X W^T is column-major Y^T[v x n] = W X^T.
-        const cublasStatus_t st = cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, int(s.v), int(s.n), int(s.d), &one,
+        const cublasStatus_t st = cublas_gemm_ex(h, CUBLAS_OP_T, CUBLAS_OP_N, int(s.v), int(s.n), int(s.d), &one,
                                                w.get(), in, int(s.d), x.get(), in, int(s.d), &zero, y.get(),
                                                CUDA_R_32F, int(s.v), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
         check(engram_event_record(ctx, b), "record");
         if (st != CUBLAS_STATUS_SUCCESS) {
-            cublasDestroy(h);
+            cublas_destroy(h);
             throw std::runtime_error("cublasGemmEx failed in the GEMM probe");
         }
         float ms = 0;
         check(engram_event_elapsed_ms(a, b, &ms), "elapsed");
         if (i > 0) best = std::min(best, ms);
     }
-    cublasDestroy(h);
+    cublas_destroy(h);
     return 2.0 * double(s.n) * double(s.v) * double(s.d) / (best * 1e-3) / 1e9;
 }
 

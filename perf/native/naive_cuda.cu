@@ -1,7 +1,7 @@
 // naive_cuda.cu — the materialised-logits baseline (see naive_cuda.hpp).
 #include "naive_cuda.hpp"
 
-#include <cublas_v2.h>
+#include "runtime_cublas.hpp"
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -135,14 +135,14 @@ cudaDataType_t blas_type(NaiveDtype dt) {
 
 NaiveCudaCce::NaiveCudaCce(cudaStream_t stream) : stream_(stream) {
     cublasHandle_t h = nullptr;
-    if (!check_blas(cublasCreate(&h), "cublasCreate")) return;
+    if (!check_blas(cublas_create(&h), "cublasCreate")) return;
     blas_ = h;
-    check_blas(cublasSetStream(h, stream_), "cublasSetStream");
+    check_blas(cublas_set_stream(h, stream_), "cublasSetStream");
 }
 
 NaiveCudaCce::~NaiveCudaCce() {
     release();
-    if (blas_) cublasDestroy(static_cast<cublasHandle_t>(blas_));
+    if (blas_) cublas_destroy(static_cast<cublasHandle_t>(blas_));
 }
 
 void NaiveCudaCce::release() {
@@ -165,7 +165,7 @@ bool NaiveCudaCce::check_blas(int status, const char* what) {
     if (status == CUBLAS_STATUS_SUCCESS) return true;
     char buf[160];
     std::snprintf(buf, sizeof buf, ": cuBLAS status %d (%s)", status,
-                  cublasGetStatusString(cublasStatus_t(status)));
+                  cublas_status_string(cublasStatus_t(status)));
     error_ = std::string(what) + buf;
     return false;
 }
@@ -210,10 +210,10 @@ bool NaiveCudaCce::logits_and_loss(const NaiveCceProblem& p, float* loss, float*
     const float one = 1.0f, zero = 0.0f;
     const cudaDataType_t t = blas_type(p.dtype);
     auto h = static_cast<cublasHandle_t>(blas_);
-    if (!check_blas(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, int(p.v), int(p.n), int(p.d), &one,
+    if (!check_blas(cublas_gemm_ex(h, CUBLAS_OP_T, CUBLAS_OP_N, int(p.v), int(p.n), int(p.d), &one,
                                  p.c, t, int(p.d), p.e, t, int(p.d), &zero, logits_.ptr,
                                  CUDA_R_32F, int(p.v), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
-                    "cublasGemmEx(logits)"))
+                    "cublas_gemm_ex(logits)"))
         return false;
     row_lse_loss<<<unsigned(p.n), kRowThreads, 0, stream_>>>(
         static_cast<const float*>(logits_.ptr), p.v, p.targets, p.targets_i64, p.ignore_index,
@@ -262,17 +262,17 @@ bool NaiveCudaCce::forward_backward(const NaiveCceProblem& p, float* loss, float
     auto h = static_cast<cublasHandle_t>(blas_);
     // grad_e[n][d] = G[n][v] . C[v][d]  (column-major: [d x n] = C^T-view [d x v] . G-view [v x n])
     if (grad_e &&
-        !check_blas(cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, int(p.d), int(p.n), int(p.v), &one,
+        !check_blas(cublas_gemm_ex(h, CUBLAS_OP_N, CUBLAS_OP_N, int(p.d), int(p.n), int(p.v), &one,
                                  p.c, t, int(p.d), g, t, int(p.v), &zero, grad_e, CUDA_R_32F,
                                  int(p.d), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
-                    "cublasGemmEx(grad_e)"))
+                    "cublas_gemm_ex(grad_e)"))
         return false;
     // grad_c[v][d] = G^T[v][n] . E[n][d]  (column-major: [d x v] = E-view [d x n] . G-view^T [n x v])
     if (grad_c &&
-        !check_blas(cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_T, int(p.d), int(p.v), int(p.n), &one,
+        !check_blas(cublas_gemm_ex(h, CUBLAS_OP_N, CUBLAS_OP_T, int(p.d), int(p.v), int(p.n), &one,
                                  p.e, t, int(p.d), g, t, int(p.v), &zero, grad_c, CUDA_R_32F,
                                  int(p.d), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
-                    "cublasGemmEx(grad_c)"))
+                    "cublas_gemm_ex(grad_c)"))
         return false;
     return true;
 }
