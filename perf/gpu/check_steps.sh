@@ -120,6 +120,12 @@ step_torch() {
         fi
         [ $rc -eq 124 ] && break
     done
+    # Engram through the Python binding against PyTorch on the same CUDA tensors:
+    # checked (loss and gradients), then timed (binding_vs_torch.py).
+    tmo env ENGRAM_LIBRARY_PATH="${LIB_DIR:-$BUILD/lib}" python3 "$HERE/binding_vs_torch.py" "${BENCH_SIZE[@]}" \
+        --dtype bf16 --reps 2 --warmup 1 --device cuda --out "$OUT/binding-vs-torch.json" >>"$OUT/torch.log" 2>&1
+    local brc=$?
+    [ $brc -ne 0 ] && failed+=("binding_vs_torch: exit $brc")
     local cmp=""
     if [ -s "$OUT/bench-gpu.json" ] && [ -s "$OUT/torch-gpu.json" ]; then
         python3 "$HERE/gpu_json.py" compare "$OUT/bench-gpu.json" "$OUT/torch-gpu.json" \
@@ -127,7 +133,7 @@ step_torch() {
         cmp="; engram/torch ratios in compare-gpu.txt"
     fi
     if [ ${#failed[@]} -eq 0 ]; then
-        result ok "forward and forward_backward in torch-gpu.json$cmp"
+        result ok "forward and forward_backward in torch-gpu.json, binding vs torch on the same tensors in binding-vs-torch.json$cmp"
     else
         local IFS=';'
         result failed "${failed[*]}$cmp (torch.log)"
