@@ -8,6 +8,7 @@
 
 #include "core/context.hpp"
 #include "core/error.hpp"
+#include "cuda/cuda_backend.hpp"
 
 namespace engram {
 
@@ -68,6 +69,16 @@ inline const char* dtype_name(int32_t dtype) {
         case ENGRAM_DTYPE_U2: return "u2";
         default: return "unknown";
     }
+}
+
+// Where a tensor lives must match the context: device memory of the right
+// size on CUDA, not device memory on CPU. NULL passes (optional tensors).
+inline void check_buffer(engram_context& ctx, const void* p, uint64_t bytes, const char* name) {
+    if (!p) return;
+    if (ctx.backend == ENGRAM_BACKEND_CUDA)
+        cuda::check_device_buffer(ctx, p, bytes, name);
+    else
+        cuda::check_host_buffer(p, name);
 }
 
 // A floating-point tensor dtype that the ops compute on (fp32 accumulation).

@@ -60,16 +60,6 @@ void require_target_dtype(int32_t dtype, const char* name) {
                     dtype_name(dtype)));
 }
 
-// Where a tensor lives must match the context: device memory of the right
-// size on CUDA, not device memory on CPU.
-void check_buffer(engram_context& ctx, const void* p, uint64_t bytes, const char* name) {
-    if (!p) return;
-    if (ctx.backend == ENGRAM_BACKEND_CUDA)
-        cuda::check_device_buffer(ctx, p, bytes, name);
-    else
-        cuda::check_host_buffer(p, name);
-}
-
 // `arg` is the parameter's name in messages ("in", or "shard" for the shard
 // entry point).
 CceProblem validate_inputs(engram_context& ctx, const engram_cce_inputs* in,

@@ -20,15 +20,6 @@ const QmatmulBackend& qmatmul_backend(const engram_context& c) {
     return backend_table(c, qmatmul_cpu_backend(), qmatmul_cuda_backend(), "qmatmul");
 }
 
-// Where a tensor lives must match the context (host memory on CPU).
-void check_buffer(engram_context& ctx, const void* p, uint64_t bytes, const char* name) {
-    if (!p) return;
-    if (ctx.backend == ENGRAM_BACKEND_CUDA)
-        cuda::check_device_buffer(ctx, p, bytes, name);
-    else
-        cuda::check_host_buffer(p, name);
-}
-
 void require_scale_dtype(int32_t dtype, const char* name) {
     if (dtype != ENGRAM_DTYPE_F32 && dtype != ENGRAM_DTYPE_F16)
         fail(ENGRAM_ERR_UNSUPPORTED,

@@ -15,16 +15,6 @@ using namespace engram;
 
 namespace {
 
-// Where a tensor lives must match the context: device memory of the right
-// size on CUDA, not device memory on CPU.
-void check_buffer(engram_context& ctx, const void* p, uint64_t bytes, const char* name) {
-    if (!p) return;
-    if (ctx.backend == ENGRAM_BACKEND_CUDA)
-        cuda::check_device_buffer(ctx, p, bytes, name);
-    else
-        cuda::check_host_buffer(p, name);
-}
-
 void require_at_most(int64_t value, int64_t max, const char* name) {
     if (value > max)
         fail(ENGRAM_ERR_INVALID_ARGUMENT,
