@@ -2,13 +2,13 @@ using System.Text.Json;
 
 namespace Engram.Cli.Bench;
 
-// The benchmark JSON of docs/bench-json.md (schemas "engram-bench/1" and "engram-bench/2"), written
+// The benchmark JSON of docs/bench-json.md (schemas "engram-bench/1", "/2" and "/3"), written
 // by the native driver engram-bench and the PyTorch peer scripts. Optional fields are nullable.
 
 /// <summary>One benchmark run.</summary>
 public sealed record BenchReport
 {
-    /// <summary>"engram-bench/1" or "engram-bench/2".</summary>
+    /// <summary>"engram-bench/1", "engram-bench/2" or "engram-bench/3".</summary>
     public string? Schema { get; init; }
 
     /// <summary>v2: the op family benchmarked ("cce"); null in v1.</summary>

@@ -39,6 +39,7 @@ public static class CompareRender
         sb.AppendLine($"- rule: a figure regresses when NEW/OLD exceeds 1 + max(tolerance {r.TolerancePct.ToString("0.##", Inv)}%, " +
                       $"{BenchComparison.NoiseSigmas.ToString("0", Inv)} x the combined standard error of the medians, from each run's robust spread); " +
                       (r.SameMachine && !r.RatiosOnly ? "same machine: absolute times and times relative to the in-run baseline are judged"
+                                     : r.SameMachine ? "--ratios-only: only times relative to the in-run baseline are judged"
                                      : "different machines: only times relative to the in-run baseline are judged"));
         foreach (string note in r.Notes) sb.AppendLine($"- note: {note}");
         sb.AppendLine();
