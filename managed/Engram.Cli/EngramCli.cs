@@ -166,7 +166,12 @@ public static class EngramCli
         var d = new Option<long?>("--d") { Description = $"Hidden size (default {BenchSettings.DefaultD})" };
         var dtype = new Option<string>("--dtype") { Description = "f32, f16 or bf16", DefaultValueFactory = _ => "f32" };
         dtype.AcceptOnlyFromAmong("f32", "f16", "bf16");
-        var reps = new Option<int?>("--reps") { Description = "Timed repetitions (default 5; 3 with --quick)" };
+        var reps = new Option<int?>("--reps") { Description = "At least this many timed repetitions per case (default 5; 3 with --quick)" };
+        var maxReps = new Option<int?>("--max-reps")
+        {
+            Description = "Then more, up to this many, until the spread settles or the case's budget is spent (engram-bench default 20)",
+        };
+        var budget = new Option<double?>("--budget") { Description = "Timed seconds per case before it stops repeating (engram-bench default 10)" };
         var jsonFile = new Option<string?>("--json") { Description = "Keep the benchmark JSON (docs/bench-json.md) in this file" };
         var quick = new Option<bool>("--quick") { Description = "A smaller problem (1024 x 8192 x 512) for a first look" };
         var from = new Option<string?>("--from") { Description = "Render an existing benchmark JSON file instead of running" };
@@ -178,7 +183,7 @@ public static class EngramCli
         var bench = new Command("bench",
             "Benchmark an op family against the naive method and the machine's limits (runs the native driver engram-bench; " +
             "every case is checked against the float64 reference before it is timed)")
-            { op, backend, n, v, d, dtype, reps, jsonFile, quick, from, threads, variants, scratch, noPeer };
+            { op, backend, n, v, d, dtype, reps, maxReps, budget, jsonFile, quick, from, threads, variants, scratch, noPeer };
         bench.SetAction(p => BenchCommand.Run(output, new BenchSettings
         {
             Op = p.GetValue(op)!,
@@ -188,6 +193,8 @@ public static class EngramCli
             D = p.GetValue(d),
             DType = p.GetValue(dtype)!,
             Reps = p.GetValue(reps),
+            MaxReps = p.GetValue(maxReps),
+            BudgetSeconds = p.GetValue(budget),
             JsonFile = p.GetValue(jsonFile),
             Quick = p.GetValue(quick),
             From = p.GetValue(from),
