@@ -169,7 +169,7 @@ public static class EngramCli
         var reps = new Option<int?>("--reps") { Description = "At least this many timed repetitions per case (default 5; 3 with --quick)" };
         var maxReps = new Option<int?>("--max-reps")
         {
-            Description = "Then more, up to this many, until the spread settles or the case's budget is spent (engram-bench default 20)",
+            Description = "Then more, up to this many, until the spread settles or the case's budget is spent (default 20; with --reps alone, exactly --reps)",
         };
         var budget = new Option<double?>("--budget") { Description = "Timed seconds per case before it stops repeating (engram-bench default 10)" };
         var jsonFile = new Option<string?>("--json") { Description = "Keep the benchmark JSON (docs/bench-json.md) in this file" };

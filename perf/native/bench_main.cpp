@@ -100,9 +100,10 @@ const char kHelp[] =
     "                           --n, --v, --d set one each\n"
     "  --dtype f32|f16|bf16     input dtype (default f32)\n"
     "  --reps R, --warmup W     at least R timed repetitions per case after W untimed ones\n"
-    "                           (default 3, 1)\n"
-    "  --max-reps M             then more repetitions, up to M (default 20), until the spread\n"
-    "                           settles (--target-spread) or the case's budget is spent\n"
+    "                           (default 3, 1); --reps alone: exactly R\n"
+    "  --max-reps M             then more repetitions, up to M (default 20 without --reps),\n"
+    "                           until the spread settles (--target-spread) or the case's\n"
+    "                           budget is spent\n"
     "  --budget SECONDS         timed seconds per case before it stops repeating (default 10)\n"
     "  --target-spread X        relative robust spread (1.4826 MAD / median) that counts as\n"
     "                           settled (default 0.02)\n"
@@ -218,6 +219,7 @@ Settings parse_bench(int argc, char** argv, int first, const std::string& op) {
     if (!suite || suite->family() != op)
         usage(("unknown op '" + op + "' to benchmark; ops:" + known_ops()).c_str());
     s.op = op;
+    bool reps_given = false, max_reps_given = false;
     for (int i = first; i < argc; ++i) {
         const std::string a = argv[i];
         auto value = [&]() -> std::string {
@@ -230,9 +232,9 @@ Settings parse_bench(int argc, char** argv, int first, const std::string& op) {
         else if (a == "--v") s.v = positive(a, value());
         else if (a == "--d") s.d = positive(a, value());
         else if (a == "--dtype") s.dtype = value();
-        else if (a == "--reps") s.reps = int(positive(a, value()));
+        else if (a == "--reps") { s.reps = int(positive(a, value())); reps_given = true; }
         else if (a == "--warmup") { s.warmup = std::atoi(value().c_str()); }
-        else if (a == "--max-reps") s.max_reps = int(positive(a, value()));
+        else if (a == "--max-reps") { s.max_reps = int(positive(a, value())); max_reps_given = true; }
         else if (a == "--budget") s.budget_s = fraction(a, value());
         else if (a == "--target-spread") s.target_spread = fraction(a, value());
         else if (a == "--noisy-spread") s.noisy_spread = fraction(a, value());
@@ -248,7 +250,11 @@ Settings parse_bench(int argc, char** argv, int first, const std::string& op) {
         else if (a == "--quiet") s.quiet = true;
         else usage(("unknown option " + a).c_str());
     }
-    if (s.max_reps < s.reps) s.max_reps = s.reps;  // --reps alone above the default maximum
+    // --reps R alone asks for exactly R repetitions (as before the adaptive policy:
+    // scripts with a deadline, compute-sanitizer runs); with --max-reps, or neither
+    // given, repetitions continue until the spread settles.
+    if (reps_given && !max_reps_given) s.max_reps = s.reps;
+    if (s.max_reps < s.reps) s.max_reps = s.reps;
     if (const std::string bad = s.repetitions().invalid(); !bad.empty()) usage(bad.c_str());
     if (s.backend != "cpu" && s.backend != "cuda") usage("--backend must be cpu or cuda");
     if (s.dtype != "f32" && s.dtype != "f16" && s.dtype != "bf16") usage("--dtype must be f32, f16 or bf16");

@@ -55,6 +55,8 @@ public sealed class ProfileCommandTests
         Assert.That(string.Join(' ', request.Arguments),
             Is.EqualTo("bench cce --backend cpu --shape n=64,v=512,d=32 --dtype f32 --reps 4 --max-reps 12 --budget 2.5 --json /tmp/out.json"));
         var plain = new BenchSettings { Backend = "cpu", N = 64, V = 512, D = 32, Reps = 4 }.ToRequest("/tmp/out.json");
-        Assert.That(plain.Arguments, Has.No.Member("--max-reps").And.No.Member("--budget"), "the driver's defaults unless asked");
+        Assert.That(plain.Arguments, Has.No.Member("--max-reps").And.No.Member("--budget"), "--reps alone: exactly that many");
+        var adaptive = new BenchSettings { Backend = "cpu", N = 64, V = 512, D = 32 }.ToRequest("/tmp/out.json");
+        Assert.That(string.Join(' ', adaptive.Arguments), Does.Contain("--reps 5 --max-reps 20"), "neither given: until the spread settles");
     }
 }

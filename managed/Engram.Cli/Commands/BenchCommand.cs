@@ -48,7 +48,7 @@ public sealed record BenchSettings
     /// <summary>CPU scratch budgets for extra runs of the one-pass fused forward+backward, e.g. "8M,64M" (null: none).</summary>
     public string? Scratch { get; init; }
 
-    /// <summary>Most timed repetitions per case while the spread settles (null: engram-bench's default, 20).</summary>
+    /// <summary>Most timed repetitions per case while the spread settles (null: 20 without Reps, else exactly Reps).</summary>
     public int? MaxReps { get; init; }
 
     /// <summary>Timed seconds per case before it stops repeating (null: engram-bench's default, 10).</summary>
@@ -61,7 +61,12 @@ public sealed record BenchSettings
     public BenchRequest ToRequest(string jsonPath) => new(
         Backend ?? DefaultBackend(),
         N ?? (Quick ? 1024 : DefaultN), V ?? (Quick ? 8192 : DefaultV), D ?? (Quick ? 512 : DefaultD),
-        DType, Reps ?? (Quick ? 3 : 5), jsonPath, Threads, Variants, Op, Scratch, MaxReps, BudgetSeconds);
+        DType, Reps ?? (Quick ? 3 : 5), jsonPath, Threads, Variants, Op, Scratch,
+        // Without --reps the driver repeats until the spread settles (up to 20); --reps alone means exactly that many.
+        MaxReps ?? (Reps is null ? DefaultMaxReps : null), BudgetSeconds);
+
+    /// <summary>The most repetitions per case when neither --reps nor --max-reps is given.</summary>
+    public const int DefaultMaxReps = 20;
 
     /// <summary>cuda when libengram's CUDA backend can run here, else cpu.</summary>
     public static string DefaultBackend() => BackendSelector.Probe(EngramBackend.NativeCuda).Available ? "cuda" : "cpu";
