@@ -5,8 +5,9 @@ namespace Engram.Ops;
 /// per decode): the semantics of engram_attention.h, each token rounded to the storage dtype on append
 /// and held widened to fp32. Retrieval heads keep every token; streaming heads keep the first
 /// SinkTokens tokens and a ring of the last Window. Byte counts in <see cref="Info"/> are the bytes the
-/// kept tokens take in the storage dtype (keys + values), i.e. what the cache holds, without the growth
-/// slack libengram's doubling storage may add.
+/// kept tokens take in the storage dtype, counted as libengram allocates them (keys and values of a head
+/// each one 64-byte aligned buffer), without the slack of libengram's doubling growth: equal to
+/// libengram's counts for full streaming heads and for retrieval heads at capacity.
 /// </summary>
 internal sealed class IlgpuKvCacheStore : IKvCacheStore
 {
@@ -66,7 +67,7 @@ internal sealed class IlgpuKvCacheStore : IKvCacheStore
             for (int h = 0; h < _c.KvHeads; h++)
             {
                 bool isStreaming = _policy[l * _c.KvHeads + h] == 1;
-                ulong bytes = (ulong)Kept(l, h) * BytesPerToken;
+                ulong bytes = 2 * Round64((ulong)Kept(l, h) * RowBytes);
                 total += bytes;
                 if (l != layer) continue;
                 layerBytes += bytes;
@@ -113,7 +114,9 @@ internal sealed class IlgpuKvCacheStore : IKvCacheStore
             throw new EngramArgumentException($"{op}: layer = {layer} is outside [0, {_c.Layers})");
     }
 
-    private ulong BytesPerToken => 2UL * (ulong)_c.HeadDim * (ulong)DTypes.Size(_c.DType);
+    private ulong RowBytes => (ulong)_c.HeadDim * (ulong)DTypes.Size(_c.DType);
+
+    private static ulong Round64(ulong bytes) => (bytes + 63) & ~63UL;
 
     private long StreamingKept(long length) =>
         Math.Min(length, _c.SinkTokens) + Math.Min(Math.Max(length - _c.SinkTokens, 0), _c.Window);
