@@ -67,7 +67,8 @@ internal sealed class IlgpuQMatmulBackend : IQMatmulBackend
         DTypes.FromSingle(dy.GetAsArray1D(), yDType, y);
         _engine.RecordOp(EngramOp.Qmatmul, new Dictionary<string, ulong>
         {
-            ["weight_bytes"] = (ulong)(4L * w.Codes.Length + w.Scales.Length + w.Zeros.Length),
+            // As libengram: the codes of the n_out rows (not the prepared layout's padding rows), scales and zeros.
+            ["weight_bytes"] = (ulong)(w.NOut * (w.K / 16) * 4 + w.Scales.Length + w.Zeros.Length),
             ["dequant_tiles"] = 0,
         });
     }
