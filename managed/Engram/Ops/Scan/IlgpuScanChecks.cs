@@ -31,10 +31,10 @@ internal static class IlgpuScanChecks
         if (!float.IsFinite(o.Scale)) Fail(op, $"opts->scale = {o.Scale} must be finite");
         if (outputDType != EngramDType.F32 && outputDType != p.DType)
             Fail(op, $"opts->output_dtype = {DTypes.Name(outputDType)}: the output is f32 or the inputs' dtype ({DTypes.Name(p.DType)})");
-        long elements = s.Batch * s.T * s.Heads * Math.Max(s.KDim, s.VDim);
-        if (elements > int.MaxValue || s.Batch * s.Heads * s.KDim * s.VDim > int.MaxValue)
+        // The kernels index buffers with int32 element counts: g [B, T, H, K], v/o [B, T, H, V], states [B, H, K, V].
+        if (Int32Overflow(s.Batch, s.T, s.Heads, Math.Max(s.KDim, s.VDim)) || Int32Overflow(s.Batch, s.Heads, s.KDim, s.VDim))
             throw new EngramException(EngramStatus.Unsupported, $"ilgpu {op}: {s} is too large for the ILGPU port (int32 indexing)");
-        var outBytes = output;
+        ReadOnlySpan<byte> outBytes = output;
         var stateBytes = MemoryMarshal.AsBytes(state);
         var initial = MemoryMarshal.AsBytes(p.InitialState);
         NoOverlap(op, outBytes, "o", p.Q, "in->q");
@@ -52,6 +52,8 @@ internal static class IlgpuScanChecks
                        SameStart(initial, stateBytes);
         if (!inPlace) NoOverlap(op, stateBytes, decode ? "state_out" : "final_state", initial, "in->initial_state");
     }
+
+    private static bool Int32Overflow(params long[] sizes) => ScanChecks.Elements(sizes) is not { } n || n > int.MaxValue;
 
     private static bool SameStart(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b) =>
         System.Runtime.CompilerServices.Unsafe.AreSame(ref MemoryMarshal.GetReference(a), ref MemoryMarshal.GetReference(b));
