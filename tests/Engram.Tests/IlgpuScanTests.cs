@@ -66,6 +66,26 @@ public sealed class IlgpuScanTests
     }
 
     [Test]
+    public void NaNInTheGateSpreadsForwardInTimeAsInLibengram()
+    {
+        // NaN in g at token s of (b, h): o is NaN for every t >= s of that sequence and head, earlier tokens
+        // and other heads unaffected (engram_scan.h); the same on both backends.
+        var shape = new ScanShape(1, 5, 2, 3, 2);
+        var c = new ScanCase(shape, ScanGate.Scalar, seed: 6, initialState: false);
+        c.G[2 * 2 + 1] = float.NaN; // token 2, head 1
+        using var native = EngramContext.Create(EngramBackend.NativeCpu);
+        foreach (var ctx in new[] { _ctx, native })
+        {
+            var o = new float[c.OutLength];
+            Scan.LinearForward(ctx, c.Inputs(), o);
+            for (int t = 0; t < 5; t++)
+            for (int h = 0; h < 2; h++)
+            for (int j = 0; j < 2; j++)
+                Assert.That(float.IsNaN(o[(t * 2 + h) * 2 + j]), Is.EqualTo(h == 1 && t >= 2), $"{ctx.Backend}: o[t={t}, h={h}, j={j}]");
+        }
+    }
+
+    [Test]
     public void RulesMatchLibengrams()
     {
         var shape = new ScanShape(1, 2, 3, 2, 2, 2); // 2 q/k heads do not divide 3 value heads
