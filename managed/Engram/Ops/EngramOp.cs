@@ -6,8 +6,9 @@ namespace Engram.Ops;
 /// <summary>
 /// The ops of libengram (<c>engram_op</c>), with the ids of the native registry. Ids are grouped by family
 /// in blocks of 100: 100-199 CCE (engram_cce.h), 200-299 scans (engram_scan.h), 300-399 attention
-/// (engram_attention.h), 400-499 2-bit weights (engram_qmatmul.h). Values are fixed forever. Only CCE has a
-/// typed .NET API so far; the others are listed so that routing, capability queries and op stats name them.
+/// (engram_attention.h), 400-499 2-bit weights (engram_qmatmul.h). Values are fixed forever. Each family has a
+/// typed .NET API (Cce, Scan, Attention with KvCache, QMatmul); ops are also listed here so that routing,
+/// capability queries and op stats name them.
 /// </summary>
 public enum EngramOp
 {
