@@ -175,8 +175,9 @@ ENGRAM_API engram_status engram_scan_linear_backward(engram_context* ctx,
 /*   S_t = a_t (I - b_t k_t k_t^T) S_{t-1} + b_t k_t v_t^T                    */
 /*   o_t = scale * S_t^T q_t                                                   */
 /* (the paper's S_{t-1}(I - b k k^T) with the state stored [K, V]), with      */
-/* a_t = exp(g_t), g [B, T, H] fp32 log-decay (gated, DeltaNet-2 / Qwen3-Next)*/
-/* or a_t = 1 (plain delta rule, g NULL), b_t = beta [B, T, H] fp32.         */
+/* a_t = exp(g_t), g [B, T, H] fp32 log-decay (gated delta rule: Gated      */
+/* DeltaNet, Qwen3-Next) or a_t = 1 (plain delta rule, DeltaNet: g NULL);    */
+/* b_t = beta [B, T, H] fp32 (required).                                     */
 /* g = -inf resets the state (a_t = 0); NaN in g, beta, q, k or v spreads as */
 /* the recurrence spreads it. With qk_l2norm, q and k are first divided by  */
 /* sqrt(sum(x^2) + 1e-6) (per token and q/k head), then q by scale.          */

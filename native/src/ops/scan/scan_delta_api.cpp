@@ -252,6 +252,7 @@ ENGRAM_API engram_status engram_scan_delta_forward(engram_context* ctx,
         spans.push_back({o, sz.o, "o", true});
         spans.push_back({final_state, sz.state, "final_state", true});
         require_disjoint(spans);
+        const ScratchAccount offsets(c, p.offsets.capacity() * sizeof(int64_t));  // memory stats see it
         delta_backend(c).forward(c, p, o, final_state);
     });
 }
@@ -283,6 +284,7 @@ ENGRAM_API engram_status engram_scan_delta_decode(engram_context* ctx,
         spans.push_back({o, sz.o, "o", true});
         spans.push_back({state_out, sz.state, "state_out", true});
         require_disjoint(spans);
+        const ScratchAccount offsets(c, p.offsets.capacity() * sizeof(int64_t));  // memory stats see it
         delta_backend(c).decode(c, p, o, state_out);
     });
 }
@@ -306,6 +308,7 @@ ENGRAM_API engram_status engram_scan_delta_backward(engram_context* ctx,
         spans.push_back({grad_final_state, sz.state, "grad_final_state", false});
         const DeltaGrads g = validate_grads(c, p, sz, grads, spans);
         require_disjoint(spans);
+        const ScratchAccount offsets(c, p.offsets.capacity() * sizeof(int64_t));  // memory stats see it
         delta_backend(c).backward(c, p, grad_o, grad_final_state, g);
     });
 }
