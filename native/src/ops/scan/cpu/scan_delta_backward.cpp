@@ -26,15 +26,8 @@ namespace engram::cpu {
 
 namespace {
 
-inline void axpy(float w, const float* src, float* dst, int64_t n) {
-    for (int64_t x = 0; x < n; ++x) dst[x] += w * src[x];
-}
-
-inline float dot(const float* a, const float* b, int64_t n) {
-    float s = 0.0f;
-    for (int64_t x = 0; x < n; ++x) s += a[x] * b[x];
-    return s;
-}
+inline void axpy(float w, const float* src, float* dst, int64_t n) { delta_axpy(w, src, dst, n); }
+inline float dot(const float* a, const float* b, int64_t n) { return delta_dot(a, b, n); }
 
 struct DeltaBackwardBuffers {
     float* checkpoints;  // [ceil(L / C), K, V]
@@ -142,10 +135,8 @@ void head_backward(const DeltaProblem& p, const DeltaHeadView& hv, DeltaBackward
             // pk = S_{t-1}^T k; u = b (v - a pk); du = dS^T k.
             std::memset(b.pk, 0, size_t(vd) * sizeof(float));
             std::memset(b.du, 0, size_t(vd) * sizeof(float));
-            for (int64_t c = 0; c < kd; ++c) {
-                axpy(b.k[c], Sp + c * vd, b.pk, vd);
-                axpy(b.k[c], dS + c * vd, b.du, vd);
-            }
+            delta_combine(b.pk, b.k, Sp, vd, kd, vd);
+            delta_combine(b.du, b.k, dS, vd, kd, vd);
             float dbeta = 0.0f, dgs = 0.0f;
             for (int64_t x = 0; x < vd; ++x) {
                 const float r = b.v[x] - a * b.pk[x];

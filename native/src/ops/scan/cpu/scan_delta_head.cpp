@@ -26,16 +26,7 @@ namespace {
 
 constexpr uint64_t align64(uint64_t bytes) { return (bytes + 63) & ~uint64_t(63); }
 
-// dst += w * src; the loop the compiler vectorises (as the linear scan's).
-inline void axpy(float w, const float* src, float* dst, int64_t n) {
-    for (int64_t x = 0; x < n; ++x) dst[x] += w * src[x];
-}
-
-inline float dot(const float* a, const float* b, int64_t n) {
-    float s = 0.0f;
-    for (int64_t x = 0; x < n; ++x) s += a[x] * b[x];
-    return s;
-}
+inline float dot(const float* a, const float* b, int64_t n) { return delta_dot(a, b, n); }
 
 // 1 / sqrt(sum(x^2) + eps), the sum in double (K <= 256 terms).
 float inv_l2(const float* x, int64_t n) {
@@ -103,7 +94,8 @@ void delta_load_k(const DeltaProblem& p, const DeltaHeadView& hv, int64_t tau, f
 uint64_t DeltaChunkBuffers::bytes(int64_t chunk, int64_t k, int64_t v) {
     const uint64_t c = uint64_t(chunk);
     return align64(c * k * 4) * 2 + align64(c * v * 4) * 3 + align64(c * c * 4) +
-           align64(c * 4) + align64(c * 8) + align64(c * 4) + align64(uint64_t(k) * v * 4);
+           align64(c * 4) * 2 + align64((c + uint64_t(k)) * 4) + align64(c * 8) +
+           align64(uint64_t(k) * v * 4);
 }
 
 DeltaChunkBuffers DeltaChunkBuffers::carve(void* base, int64_t chunk, int64_t k, int64_t v) {
@@ -122,6 +114,7 @@ DeltaChunkBuffers DeltaChunkBuffers::carve(void* base, int64_t chunk, int64_t k,
     s.o = static_cast<float*>(take(c * v * 4));
     s.a = static_cast<float*>(take(c * c * 4));
     s.beta = static_cast<float*>(take(c * 4));
+    s.w = static_cast<float*>(take((c + uint64_t(k)) * 4));
     s.b = static_cast<double*>(take(c * 8));
     s.r = static_cast<int32_t*>(take(c * 4));
     s.state = static_cast<float*>(take(uint64_t(k) * v * 4));
@@ -138,21 +131,22 @@ void delta_chunk(DeltaChunkBuffers& buf, int64_t n, int64_t kd, int64_t vd, cons
     for (int64_t i = 0; i < n; ++i) {
         float* ui = buf.u + i * vd;
         std::memset(ui, 0, size_t(vd) * sizeof(float));
-        const float* ki = buf.k + i * kd;
-        for (int64_t c = 0; c < kd; ++c) axpy(ki[c], S + c * vd, ui, vd);
+        delta_combine(ui, buf.k + i * kd, S, vd, kd, vd);
         const float d = dec.from_start(i), bi = buf.beta[i];
         const float* vi = buf.v + i * vd;
         for (int64_t x = 0; x < vd; ++x) ui[x] = bi * (vi[x] - d * ui[x]);
     }
+    // The decays f(i, j), j <= i, once (C^2 / 2 exps per chunk).
+    float* F = buf.a;
+    for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j <= i; ++j) F[i * n + j] = dec.between(i, j);
     // Forward substitution of (I + A) U = R, A[i, j] = b_i f(i, j) k_i . k_j:
     // row i needs only the finished rows j < i.
     for (int64_t i = 1; i < n; ++i) {
         const float* ki = buf.k + i * kd;
-        float* ui = buf.u + i * vd;
-        for (int64_t j = 0; j < i; ++j) {
-            const float aij = buf.beta[i] * dec.between(i, j) * dot(ki, buf.k + j * kd, kd);
-            axpy(-aij, buf.u + j * vd, ui, vd);
-        }
+        for (int64_t j = 0; j < i; ++j)
+            buf.w[j] = -(buf.beta[i] * F[i * n + j] * dot(ki, buf.k + j * kd, kd));
+        delta_combine(buf.u + i * vd, buf.w, buf.u, vd, i, vd);
     }
     // O_i = exp(c_i) S^T q_i + sum_{j<=i} f(i, j) (q_i . k_j) u_j.
     for (int64_t i = 0; i < n; ++i) {
@@ -160,19 +154,21 @@ void delta_chunk(DeltaChunkBuffers& buf, int64_t n, int64_t kd, int64_t vd, cons
         std::memset(oi, 0, size_t(vd) * sizeof(float));
         const float* qi = buf.q + i * kd;
         const float d = dec.from_start(i);
-        for (int64_t c = 0; c < kd; ++c) axpy(qi[c] * d, S + c * vd, oi, vd);
-        for (int64_t j = 0; j <= i; ++j)
-            axpy(dot(qi, buf.k + j * kd, kd) * dec.between(i, j), buf.u + j * vd, oi, vd);
+        for (int64_t c = 0; c < kd; ++c) buf.w[c] = qi[c] * d;
+        delta_combine(oi, buf.w, S, vd, kd, vd);
+        for (int64_t j = 0; j <= i; ++j) buf.w[j] = dot(qi, buf.k + j * kd, kd) * F[i * n + j];
+        delta_combine(oi, buf.w, buf.u, vd, i + 1, vd);
     }
-    // S <- exp(c_last) S + sum_j f(last, j) k_j u_j^T; the k_j's decays in a.
+    // S <- exp(c_last) S + sum_j f(last, j) k_j u_j^T (row `last` of F).
     const int64_t last = n - 1;
-    for (int64_t j = 0; j < n; ++j) buf.a[j] = dec.between(last, j);
+    const float* f_last = F + last * n;
     const float d_last = dec.from_start(last);
     for (int64_t c = 0; c < kd; ++c) {
         float* sc = S + c * vd;
         if (g_rows)
             for (int64_t x = 0; x < vd; ++x) sc[x] *= d_last;
-        for (int64_t j = 0; j < n; ++j) axpy(buf.k[j * kd + c] * buf.a[j], buf.u + j * vd, sc, vd);
+        for (int64_t j = 0; j < n; ++j) buf.w[j] = buf.k[j * kd + c] * f_last[j];
+        delta_combine(sc, buf.w, buf.u, vd, n, vd);
     }
 }
 
@@ -182,16 +178,17 @@ void delta_step(const float* state_in, float* state_out, const float* q, const f
     const float a = g ? std::exp(*g) : 1.0f;
     // u = beta (v - a S_in^T k): reads every row of state_in first.
     std::memset(u, 0, size_t(vd) * sizeof(float));
-    if (state_in)
-        for (int64_t c = 0; c < kd; ++c) axpy(k[c], state_in + c * vd, u, vd);
+    if (state_in) delta_combine(u, k, state_in, vd, kd, vd);
     for (int64_t x = 0; x < vd; ++x) u[x] = beta * (v[x] - a * u[x]);
-    std::memset(o, 0, size_t(vd) * sizeof(float));
+    // Row c of the new state from row c of the old one (in place is safe),
+    // then o = S_out^T q.
     for (int64_t c = 0; c < kd; ++c) {
         const float* in = state_in ? state_in + c * vd : nullptr;
         float* out = state_out + c * vd;
         for (int64_t x = 0; x < vd; ++x) out[x] = a * (in ? in[x] : 0.0f) + k[c] * u[x];
-        axpy(q[c], out, o, vd);
     }
+    std::memset(o, 0, size_t(vd) * sizeof(float));
+    delta_combine(o, q, state_out, vd, kd, vd);
 }
 
 }  // namespace engram::cpu

@@ -11,6 +11,54 @@
 
 namespace engram::cpu {
 
+// dst += w * src; the loop the compiler vectorises.
+inline void delta_axpy(float w, const float* src, float* dst, int64_t n) {
+    for (int64_t x = 0; x < n; ++x) dst[x] += w * src[x];
+}
+
+// a . b with 16 interleaved partial sums: a plain `s += a[i] * b[i]` is a
+// serial chain the compiler may not reorder (no -ffast-math), so it runs
+// scalar; 16 independent lanes vectorise (two AVX2 / four SSE registers)
+// and the fixed summation order keeps results bit-identical run to run.
+inline float delta_dot(const float* a, const float* b, int64_t n) {
+    constexpr int L = 16;
+    float acc[L] = {};
+    int64_t i = 0;
+    for (; i + L <= n; i += L)
+        for (int l = 0; l < L; ++l) acc[l] += a[i + l] * b[i + l];
+    float tail = 0.0f;
+    for (; i < n; ++i) tail += a[i] * b[i];
+    for (int w = L / 2; w > 0; w /= 2)
+        for (int l = 0; l < w; ++l) acc[l] += acc[l + w];
+    return acc[0] + tail;
+}
+
+// dst[0:m] += sum_j w[j] * src[j * ld + 0:m] (j < n): a row combination with
+// 16 columns of dst held in registers across all n source rows, so each
+// step costs one load of src instead of the load + store of dst that n
+// separate axpys pay (those are bound by L1 traffic). Fixed order:
+// deterministic.
+inline void delta_combine(float* dst, const float* w, const float* src, int64_t ld, int64_t n,
+                          int64_t m) {
+    constexpr int L = 16;
+    int64_t x = 0;
+    for (; x + L <= m; x += L) {
+        float acc[L];
+        for (int l = 0; l < L; ++l) acc[l] = dst[x + l];
+        for (int64_t j = 0; j < n; ++j) {
+            const float wj = w[j];
+            const float* s = src + j * ld + x;
+            for (int l = 0; l < L; ++l) acc[l] += wj * s[l];
+        }
+        for (int l = 0; l < L; ++l) dst[x + l] = acc[l];
+    }
+    for (; x < m; ++x) {
+        float acc = dst[x];
+        for (int64_t j = 0; j < n; ++j) acc += w[j] * src[j * ld + x];
+        dst[x] = acc;
+    }
+}
+
 // The eps inside the L2 norm: x / sqrt(sum(x^2) + eps) (as flash-linear-
 // attention's l2norm), so a zero row stays zero instead of 0/0.
 constexpr float kDeltaL2Eps = 1e-6f;
@@ -44,8 +92,9 @@ struct DeltaChunkBuffers {
     float* v = nullptr;     // [C, V]
     float* u = nullptr;     // [C, V] the chunk's pseudo-values
     float* o = nullptr;     // [C, V]
-    float* a = nullptr;     // [C, C] the UT system, then the masked scores
+    float* a = nullptr;     // [C, C] the decays f(i, j) (j <= i), then f(last, j)
     float* beta = nullptr;  // [C]
+    float* w = nullptr;     // [max(C, K)] weights of one row combination
     double* b = nullptr;    // [C] cumulative log-decay since the chunk start / last reset
     int32_t* r = nullptr;   // [C] token of the last reset (g = -inf) in the chunk, -1 none
     float* state = nullptr; // [K, V]
