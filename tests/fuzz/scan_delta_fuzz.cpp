@@ -102,14 +102,18 @@ void check_forward(const DeltaCase& c, const engram_test::DeltaRefProblem& ref, 
         }
 }
 
-// Normwise per gradient tensor, as scan_delta_backward_test.cpp (wider factor).
-void check_grad(const char* what, const uint8_t* got, int32_t dt, const std::vector<double>& want, double terms) {
+// Normwise per gradient tensor, as scan_delta_backward_test.cpp (wider
+// factor); `row` (may be empty) adds a per-entry term for dq / dk under L2
+// normalisation: the projection's rounding, relative to r |dx^| of the row.
+void check_grad(const char* what, const uint8_t* got, int32_t dt, const std::vector<double>& want, double terms,
+                const std::vector<double>& row = {}) {
     if (!got) return;
     double m = 0.0;
     for (double x : want) m = std::max(m, std::fabs(x));
     for (size_t i = 0; i < want.size(); ++i) {
         const double g = decode_at(dt, got, i);
-        const double bound = 64.0 * terms * std::ldexp(1.0, -24) * m + eps16(dt) * std::fabs(want[i]) + abs16(dt) + 1e-12;
+        const double bound = 64.0 * terms * std::ldexp(1.0, -24) * (m + (row.empty() ? 0.0 : row[i])) +
+                             eps16(dt) * std::fabs(want[i]) + abs16(dt) + 1e-12;
         FUZZ_CHECK(std::fabs(g - want[i]) <= bound, "%s[%zu] = %.9g, reference gradient %.9g, bound %.3g", what, i, g,
                    want[i], bound);
     }
@@ -425,8 +429,24 @@ void fuzz_scan_delta(FuzzedDataProvider& in, engram_context* ctx) {
             const std::vector<double> dod(d_o.begin(), d_o.end()), dsd(d_st.begin(), d_st.end());
             const engram_test::DeltaRefGrads want = engram_test::ref_delta_backward(ref, dod, dsd);
             const double terms = double(2 * c.kd + 2 * c.vd + c.t + 8 + 2 * (c.h / c.hk));
-            check_grad("dq", static_cast<const uint8_t*>(grads.dq), c.grad_dtype, want.dq, terms);
-            check_grad("dk", static_cast<const uint8_t*>(grads.dk), c.grad_dtype, want.dk, terms);
+            // Per row of q / k: r max|dx^| (r = 1 / |x|), for the normalisation.
+            auto row_term = [&](const std::vector<double>& x, const std::vector<double>& dhat) {
+                std::vector<double> t(x.size(), 0.0);
+                if (!c.l2) return t;
+                for (size_t r0 = 0; r0 < x.size(); r0 += size_t(c.kd)) {
+                    double sq = 0.0, mx = 0.0;
+                    for (int64_t j = 0; j < c.kd; ++j) {
+                        sq += x[r0 + size_t(j)] * x[r0 + size_t(j)];
+                        mx = std::max(mx, std::fabs(dhat[r0 + size_t(j)]));
+                    }
+                    for (int64_t j = 0; j < c.kd; ++j) t[r0 + size_t(j)] = mx / std::sqrt(sq + 1e-6);
+                }
+                return t;
+            };
+            check_grad("dq", static_cast<const uint8_t*>(grads.dq), c.grad_dtype, want.dq, terms,
+                       row_term(ref.q, want.dq_hat));
+            check_grad("dk", static_cast<const uint8_t*>(grads.dk), c.grad_dtype, want.dk, terms,
+                       row_term(ref.k, want.dk_hat));
             check_grad("dv", static_cast<const uint8_t*>(grads.dv), c.grad_dtype, want.dv, terms);
             check_grad("dg", reinterpret_cast<const uint8_t*>(grads.dg), ENGRAM_DTYPE_F32, want.dg, terms);
             check_grad("dbeta", reinterpret_cast<const uint8_t*>(grads.dbeta), ENGRAM_DTYPE_F32, want.dbeta, terms);

@@ -117,6 +117,8 @@ DeltaRefGrads ref_delta_backward(const DeltaRefProblem& p, const std::vector<dou
     if (p.gated) gr.dg.assign(p.g.size(), 0.0);
     gr.dbeta.assign(p.beta.size(), 0.0);
     gr.ds0.assign(size_t(N * p.heads * K * V), 0.0);
+    gr.dq_hat.assign(p.q.size(), 0.0);
+    gr.dk_hat.assign(p.k.size(), 0.0);
     for (int64_t n = 0; n < N; ++n)
         for (int64_t h = 0; h < p.heads; ++h) {
             const Head hd{p, n, h};
@@ -181,6 +183,10 @@ DeltaRefGrads ref_delta_backward(const DeltaRefProblem& p, const std::vector<dou
                 };
                 back(qh, rq, dqh, gr.dq);
                 back(kh, rk, dkh, gr.dk);
+                for (int64_t c = 0; c < K; ++c) {
+                    gr.dq_hat[size_t(hd.qk(tau, c))] += dqh[size_t(c)];
+                    gr.dk_hat[size_t(hd.qk(tau, c))] += dkh[size_t(c)];
+                }
             }
             for (int64_t c = 0; c < K; ++c)
                 for (int64_t x = 0; x < V; ++x) gr.ds0[size_t(hd.state(c, x))] = dS[size_t(c * V + x)];

@@ -32,6 +32,11 @@ struct DeltaRefResult {
 
 struct DeltaRefGrads {
     std::vector<double> dq, dk, dv, dg, dbeta, ds0;  // dg empty when not gated
+    // Gradients with respect to the normalised rows q^, k^ (equal to dq, dk
+    // without normalisation): the projection dx = r (dx^ - x^ (x^ . dx^))
+    // cancels where x^ has one dominant entry, so fp32 error models of dq,
+    // dk scale with these, not with dq, dk.
+    std::vector<double> dq_hat, dk_hat;
 };
 
 DeltaRefResult ref_delta_recurrent(const DeltaRefProblem& p);
