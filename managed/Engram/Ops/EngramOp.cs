@@ -31,6 +31,12 @@ public enum EngramOp
     ScanLinearDecode = 201,
     /// <summary>scan_linear_backward (ENGRAM_OP_SCAN_LINEAR_BACKWARD).</summary>
     ScanLinearBackward = 202,
+    /// <summary>scan_delta_forward (ENGRAM_OP_SCAN_DELTA_FORWARD).</summary>
+    ScanDeltaForward = 203,
+    /// <summary>scan_delta_decode (ENGRAM_OP_SCAN_DELTA_DECODE).</summary>
+    ScanDeltaDecode = 204,
+    /// <summary>scan_delta_backward (ENGRAM_OP_SCAN_DELTA_BACKWARD).</summary>
+    ScanDeltaBackward = 205,
 
     /// <summary>attention_cache_append (ENGRAM_OP_ATTENTION_CACHE_APPEND).</summary>
     AttentionCacheAppend = 300,
