@@ -58,6 +58,10 @@ public enum EngramOp
     QmatmulFileInfo = 408,
     /// <summary>qmatmul_load (ENGRAM_OP_QMATMUL_LOAD); its dtype is U2.</summary>
     QmatmulLoad = 409,
+    /// <summary>qmatmul_import_onnx (ENGRAM_OP_QMATMUL_IMPORT_ONNX); its dtype is U2.</summary>
+    QmatmulImportOnnx = 410,
+    /// <summary>qmatmul_export_onnx (ENGRAM_OP_QMATMUL_EXPORT_ONNX); its dtype is U2.</summary>
+    QmatmulExportOnnx = 411,
 }
 
 /// <summary>The op registry of the loaded libengram: names, families and the list of ops it has.</summary>

@@ -18,6 +18,21 @@ LayoutTable qmatmul_layout() {
         ENGRAM_LAYOUT_FIELD(engram_qweight, code_words),
         ENGRAM_LAYOUT_FIELD(engram_qweight, scales),
         ENGRAM_LAYOUT_FIELD(engram_qweight, zeros),
+        ENGRAM_LAYOUT_SIZE(engram_onnx_nbits),
+        ENGRAM_LAYOUT_FIELD(engram_onnx_nbits, struct_size),
+        ENGRAM_LAYOUT_FIELD(engram_onnx_nbits, bits),
+        ENGRAM_LAYOUT_FIELD(engram_onnx_nbits, n),
+        ENGRAM_LAYOUT_FIELD(engram_onnx_nbits, k),
+        ENGRAM_LAYOUT_FIELD(engram_onnx_nbits, block_size),
+        ENGRAM_LAYOUT_FIELD(engram_onnx_nbits, scale_dtype),
+        ENGRAM_LAYOUT_FIELD(engram_onnx_nbits, zero_points_kind),
+        ENGRAM_LAYOUT_FIELD(engram_onnx_nbits, reserved),
+        ENGRAM_LAYOUT_FIELD(engram_onnx_nbits, b),
+        ENGRAM_LAYOUT_FIELD(engram_onnx_nbits, b_bytes),
+        ENGRAM_LAYOUT_FIELD(engram_onnx_nbits, scales),
+        ENGRAM_LAYOUT_FIELD(engram_onnx_nbits, scale_bytes),
+        ENGRAM_LAYOUT_FIELD(engram_onnx_nbits, zero_points),
+        ENGRAM_LAYOUT_FIELD(engram_onnx_nbits, zero_point_bytes),
     };
     return LayoutTable{fields, sizeof fields / sizeof fields[0]};
 }
