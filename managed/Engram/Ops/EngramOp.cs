@@ -62,6 +62,10 @@ public enum EngramOp
     QmatmulImportOnnx = 410,
     /// <summary>qmatmul_export_onnx (ENGRAM_OP_QMATMUL_EXPORT_ONNX); its dtype is U2.</summary>
     QmatmulExportOnnx = 411,
+    /// <summary>qmatmul_bitstack_decompose (ENGRAM_OP_QMATMUL_BITSTACK_DECOMPOSE): the float weights' dtype.</summary>
+    QmatmulBitstackDecompose = 412,
+    /// <summary>qmatmul_bitstack (ENGRAM_OP_QMATMUL_BITSTACK): the activations' dtype.</summary>
+    QmatmulBitstack = 413,
 }
 
 /// <summary>The op registry of the loaded libengram: names, families and the list of ops it has.</summary>

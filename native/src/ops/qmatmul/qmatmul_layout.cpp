@@ -33,6 +33,15 @@ LayoutTable qmatmul_layout() {
         ENGRAM_LAYOUT_FIELD(engram_onnx_nbits, scale_bytes),
         ENGRAM_LAYOUT_FIELD(engram_onnx_nbits, zero_points),
         ENGRAM_LAYOUT_FIELD(engram_onnx_nbits, zero_point_bytes),
+        ENGRAM_LAYOUT_SIZE(engram_bitstack),
+        ENGRAM_LAYOUT_FIELD(engram_bitstack, struct_size),
+        ENGRAM_LAYOUT_FIELD(engram_bitstack, planes),
+        ENGRAM_LAYOUT_FIELD(engram_bitstack, n_out),
+        ENGRAM_LAYOUT_FIELD(engram_bitstack, k),
+        ENGRAM_LAYOUT_FIELD(engram_bitstack, signs),
+        ENGRAM_LAYOUT_FIELD(engram_bitstack, sign_words),
+        ENGRAM_LAYOUT_FIELD(engram_bitstack, row_scales),
+        ENGRAM_LAYOUT_FIELD(engram_bitstack, col_scales),
     };
     return LayoutTable{fields, sizeof fields / sizeof fields[0]};
 }

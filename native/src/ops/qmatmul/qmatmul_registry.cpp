@@ -21,6 +21,8 @@ OpFamily qmatmul_ops() {
         {ENGRAM_OP_QMATMUL_LOAD, "qmatmul_load", "qmatmul", kU2, 0},
         {ENGRAM_OP_QMATMUL_IMPORT_ONNX, "qmatmul_import_onnx", "qmatmul", kU2, 0},
         {ENGRAM_OP_QMATMUL_EXPORT_ONNX, "qmatmul_export_onnx", "qmatmul", kU2, 0},
+        {ENGRAM_OP_QMATMUL_BITSTACK_DECOMPOSE, "qmatmul_bitstack_decompose", "qmatmul", kFloatDtypes, 0},
+        {ENGRAM_OP_QMATMUL_BITSTACK, "qmatmul_bitstack", "qmatmul", kFloatDtypes, 0},
     };
     return OpFamily{ops, sizeof ops / sizeof ops[0]};
 }
