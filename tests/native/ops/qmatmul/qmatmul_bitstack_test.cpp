@@ -171,7 +171,7 @@ TEST(QmatmulBitstack, PlanesAreADeterministicPrefixForAnyThreadCount) {
 // fp32 in some order (u k sum |x v|), times u_r (u), and p planes added (u p):
 // within u (k + p + 3) sum_j |u_j| sum_c |x_c v_jc|, plus 2^-11 / 2^-8 of |y|
 // for a 16-bit y.
-TEST(QmatmulBitstack, ProductMatchesTheReference) {
+TEST(QmatmulBitstackIsa, ProductMatchesTheReference) {
     Ctx ctx;
     struct Shape {
         int64_t n, k, m;
@@ -207,6 +207,38 @@ TEST(QmatmulBitstack, ProductMatchesTheReference) {
                 }
             }
             ++variant;
+        }
+}
+
+// The documented fp32 evaluation order, bit for bit (so the AVX-512 row sum
+// and the portable loop, run by the isa_* variants of this test, agree):
+// xv = fl(x v); lane l sums the signed xv of columns 16 i + l in order; the
+// 16 lanes are added 0..15; out += u * sum, planes in order.
+TEST(QmatmulBitstackIsa, ProductFollowsTheDocumentedOrderBitForBit) {
+    Ctx ctx;
+    const int64_t n = 11, k = 224, m = 2;
+    const int planes = 3;
+    const Planes p = decompose(ctx.c, n, k, encode_floats(ENGRAM_DTYPE_F32, weights(n, k, 61)), ENGRAM_DTYPE_F32, planes);
+    Rng rng(62);
+    std::vector<float> x(static_cast<size_t>(m * k));
+    for (float& v : x) v = float(rng.normal());
+    std::vector<float> y(static_cast<size_t>(m * n));
+    const engram_bitstack b = p.desc();
+    ASSERT_OK(engram_qmatmul_bitstack(ctx.c, &b, planes, m, ENGRAM_DTYPE_F32, x.data(), ENGRAM_DTYPE_F32, y.data()));
+    for (int64_t i = 0; i < m; ++i)
+        for (int64_t r = 0; r < n; ++r) {
+            float out = 0.0f;
+            for (int j = 0; j < planes; ++j) {
+                float lanes[16] = {};
+                for (int64_t c = 0; c < k; ++c) {
+                    const float xv = x[size_t(i * k + c)] * p.v[size_t(j * k + c)];
+                    lanes[c % 16] += ref_bitstack_sign(p.ref, j, r, c) > 0 ? xv : -xv;
+                }
+                float sum = 0.0f;
+                for (float l : lanes) sum += l;
+                out += p.u[size_t(j * n + r)] * sum;
+            }
+            EXPECT_EQ(out, y[size_t(i * n + r)]) << "row " << i << " column " << r;
         }
 }
 

@@ -11,13 +11,15 @@
 // Product: per plane, xv[c] = fl(x[c] v[c]) once per activation row; then
 // each weight row sums +-xv[c] (the sign bit flips the float's sign bit, no
 // multiply) in 16 lanes, reduced in a fixed order, times u[r]; planes are
-// added in order. Rows split statically over the workers.
+// added in order. Rows split statically over the workers. The row sum is
+// AVX-512 where the CPU has it (bit-identical to the portable loop).
 #include "ops/qmatmul/cpu/qmatmul_bitstack.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
+#include "cpu/cpu_features.hpp"
 #include "ops/qmatmul/cpu/qmatmul_cpu.hpp"
 #include "shared/half.h"
 
@@ -42,6 +44,35 @@ void store(void* p, engram_dtype dt, int64_t i, float v) {
 }
 
 constexpr int kPowerSteps = 16;
+
+// The portable row sum (bitstack_row_sum_avx512's contract).
+float row_sum_portable(const uint32_t* signs, const float* xv, int64_t words) {
+    float lanes[16] = {};
+    for (int64_t wd = 0; wd < words; ++wd) {
+        const uint32_t neg = ~signs[wd];
+        for (int t = 0; t < 32; ++t) {
+            uint32_t bits;
+            std::memcpy(&bits, &xv[wd * 32 + t], 4);
+            bits ^= ((neg >> t) & 1u) << 31;
+            float term;
+            std::memcpy(&term, &bits, 4);
+            lanes[t & 15] += term;
+        }
+    }
+    float acc = 0.0f;
+    for (int l = 0; l < 16; ++l) acc += lanes[l];
+    return acc;
+}
+
+using RowSum = float (*)(const uint32_t*, const float*, int64_t);
+
+RowSum row_sum() {
+#if defined(ENGRAM_HAVE_X86_KERNELS)
+    const engram_cpu_isa isa = detected_isa();
+    if (isa == ENGRAM_CPU_ISA_AVX512 || isa == ENGRAM_CPU_ISA_AVX512_BF16) return bitstack_row_sum_avx512;
+#endif
+    return row_sum_portable;
+}
 
 template <class F>
 void rows_parallel(engram_context& ctx, int64_t count, F&& body) {
@@ -136,27 +167,14 @@ void bitstack_product(engram_context& ctx, const BitstackPlanes& b, int p, int64
                 for (int64_t c = 0; c < k; ++c)
                     xv[(int64_t(j) * m + i) * k + c] = load(x, x_dtype, i * k + c) * b.v[int64_t(j) * k + c];
     });
+    static const RowSum sum = row_sum();
     rows_parallel(ctx, n, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r)
             for (int64_t i = 0; i < m; ++i) {
                 float out = 0.0f;
                 for (int j = 0; j < p; ++j) {
-                    const uint32_t* sw = b.signs + (int64_t(j) * n + r) * words;
-                    const float* xr = xv + (int64_t(j) * m + i) * k;
-                    float lanes[16] = {};
-                    for (int64_t wd = 0; wd < words; ++wd) {
-                        const uint32_t neg = ~sw[wd];
-                        for (int t = 0; t < 32; ++t) {
-                            uint32_t bits;
-                            std::memcpy(&bits, &xr[wd * 32 + t], 4);
-                            bits ^= ((neg >> t) & 1u) << 31;
-                            float term;
-                            std::memcpy(&term, &bits, 4);
-                            lanes[t & 15] += term;
-                        }
-                    }
-                    float acc = 0.0f;
-                    for (int l = 0; l < 16; ++l) acc += lanes[l];
+                    const float acc = sum(b.signs + (int64_t(j) * n + r) * words,
+                                          xv + (int64_t(j) * m + i) * k, words);
                     out += b.u[int64_t(j) * n + r] * acc;
                 }
                 yf[i * n + r] = out;

@@ -25,4 +25,10 @@ void bitstack_decompose(engram_context& ctx, int64_t n_out, int64_t k, engram_dt
 void bitstack_product(engram_context& ctx, const BitstackPlanes& b, int p, int64_t m,
                       engram_dtype x_dtype, const void* x, engram_dtype y_dtype, void* y);
 
+// sum_c (bit c of signs ? +1 : -1) * xv[c] over words * 32 columns: 16 lanes
+// (lane l takes columns 16 i + l in order), then the lanes summed 0..15.
+// The AVX-512 version (avx512/qmatmul_bitstack_avx512.cpp) gives the same
+// bits as the portable one.
+float bitstack_row_sum_avx512(const uint32_t* signs, const float* xv, int64_t words);
+
 }  // namespace engram::cpu
