@@ -32,6 +32,7 @@ struct QSettings {
     engram_dtype scale_dtype = ENGRAM_DTYPE_F16;
     int reps = 5, warmup = 1, threads = 0;
     int64_t dram_mib = 512;  // working set of the rotated ("from DRAM") runs
+    std::vector<int> bitstack_planes{1, 2, 4};  // BitStack GEMV (m = 1) over these p
     bool baselines = true, probes = true;
     std::string json_path;
     uint64_t seed = 1;
@@ -40,10 +41,12 @@ struct QSettings {
 const char kQHelp[] =
     "usage: engram-bench bench qmatmul [--shape n=N,k=K,g=G] [--m 1,8,512] [--dtype f32|f16|bf16]\n"
     "                                 [--scales f16|f32] [--reps R] [--warmup W] [--threads T]\n"
-    "                                 [--dram-mib MIB] [--no-baselines] [--no-probes] [--json FILE]\n"
+    "                                 [--dram-mib MIB] [--bitstack 1,2,4 | --no-bitstack]\n"
+    "                                 [--no-baselines] [--no-probes] [--json FILE]\n"
     "  --shape      one shape (default: n=4096,k=4096 / n=11008,k=4096 / n=4096,k=14336, g=128)\n"
     "  --m          activation rows to time (default 1,8,512)\n"
-    "  --dram-mib   bytes of distinct weights the DRAM runs rotate over (default 512 MiB)\n";
+    "  --dram-mib   bytes of distinct weights the DRAM runs rotate over (default 512 MiB)\n"
+    "  --bitstack   BitStack GEMV (m = 1) over these numbers of sign planes (default 1,2,4)\n";
 
 [[noreturn]] void qusage(const std::string& msg) {
     std::fprintf(stderr, "engram-bench: %s\n%s", msg.c_str(), kQHelp);
@@ -100,6 +103,14 @@ QSettings parse(int argc, char** argv, int first) {
         else if (a == "--threads") s.threads = std::atoi(value().c_str());
         else if (a == "--dram-mib") s.dram_mib = qpositive(a, value());
         else if (a == "--no-baselines") s.baselines = false;
+        else if (a == "--bitstack") {
+            s.bitstack_planes.clear();
+            for (const std::string& item : qsplit(value())) {
+                const long long p = qpositive("--bitstack", item);
+                if (p > 32) qusage("--bitstack: at most 32 planes");
+                s.bitstack_planes.push_back(int(p));
+            }
+        } else if (a == "--no-bitstack") s.bitstack_planes.clear();
         else if (a == "--no-probes") s.probes = false;
         else if (a == "--json") s.json_path = value();
         else if (a == "--seed") s.seed = uint64_t(qpositive(a, value()));
@@ -280,6 +291,65 @@ const QCase* find(const std::vector<QCase>& cases, const std::string& impl, int6
     return nullptr;
 }
 
+// BitStack GEMV (m = 1) over p planes of random signs and scales (timing
+// does not depend on the values; correctness was validated on the reduced
+// shape), cache-resident and rotating over distinct copies.
+void time_bitstack(const QSettings& s, engram_context* ctx, int64_t n, int64_t k,
+                   std::vector<QCase>& cases, const std::function<void()>& written) {
+    if (k % 32 != 0) return;
+    const int pmax = *std::max_element(s.bitstack_planes.begin(), s.bitstack_planes.end());
+    const uint64_t words = uint64_t(pmax) * uint64_t(n) * uint64_t(k / 32);
+    const double bytes_each = double(words) * 4.0 + double(pmax) * double(n + k) * 4.0;
+    const int64_t rot = rotation_count(bytes_each, s.dram_mib);
+    std::vector<std::vector<uint32_t>> signs(static_cast<size_t>(rot));
+    std::vector<std::vector<float>> u(static_cast<size_t>(rot)), v(static_cast<size_t>(rot));
+    Filler f(s.seed + 21);
+    for (int64_t i = 0; i < rot; ++i) {
+        signs[size_t(i)].resize(words);
+        for (uint32_t& w : signs[size_t(i)]) w = uint32_t(f.next() >> 32);
+        u[size_t(i)].resize(size_t(pmax) * size_t(n));
+        for (float& x : u[size_t(i)]) x = f.uniform(0.0f, 1.0f);
+        v[size_t(i)].resize(size_t(pmax) * size_t(k));
+        for (float& x : v[size_t(i)]) x = f.uniform(0.0f, 0.05f);
+    }
+    std::vector<engram_bitstack> b(static_cast<size_t>(rot));
+    for (int64_t i = 0; i < rot; ++i) {
+        engram_bitstack_init(&b[size_t(i)]);
+        b[size_t(i)].planes = pmax;
+        b[size_t(i)].n_out = n;
+        b[size_t(i)].k = k;
+        b[size_t(i)].signs = signs[size_t(i)].data();
+        b[size_t(i)].sign_words = words;
+        b[size_t(i)].row_scales = u[size_t(i)].data();
+        b[size_t(i)].col_scales = v[size_t(i)].data();
+    }
+    const std::vector<uint8_t> x = activations(1, k, s.x_dtype, s.seed + 22);
+    std::vector<float> y(static_cast<size_t>(n));
+    for (int p : s.bitstack_planes)
+        for (const char* where : {"cache", "dram"}) {
+            const bool dram = std::string(where) == "dram";
+            QCase c;
+            c.impl = "engram";
+            c.variant = "bitstack p=" + std::to_string(p);
+            c.where = where;
+            c.m = 1;
+            c.n = n;
+            c.k = k;
+            // Bytes of the p planes read: signs, u and v.
+            c.weight_bytes = double(p) * (double(n) * double(k) / 8.0 + double(n + k) * 4.0);
+            c.matrices = dram ? rot : 1;
+            c.working_set = bytes_each * double(c.matrices);
+            c.timing = time_calls(s.warmup, s.reps, c.matrices, rot, [&](int64_t i) {
+                check(engram_qmatmul_bitstack(ctx, &b[size_t(i)], p, 1, s.x_dtype, x.data(), ENGRAM_DTYPE_F32,
+                                              y.data()),
+                      "engram_qmatmul_bitstack");
+            });
+            print(c);
+            cases.push_back(c);
+            written();
+        }
+}
+
 std::string json_of(const QSettings& s, const std::vector<QCase>& cases, double read_gbs,
                     double triad_gbs, int64_t llc, const std::string& blas,
                     const std::vector<std::string>& validated, const std::string& error) {
@@ -361,12 +431,34 @@ int run_qmatmul_bench(int argc, char** argv, int first) {
             c.dtype = s.x_dtype;
             c.seed = s.seed;
             c.options = {{"layout", 1.0}, {"scale_f16", s.scale_dtype == ENGRAM_DTYPE_F16 ? 1.0 : 0.0}};
+            if (std::find(validated.begin(), validated.end(), c.label()) != validated.end())
+                continue;  // shapes that reduce alike are checked once
             const engram_suite::Outcome o = suite->run(ctx, c);
             std::printf("validated %s: %s (worst |err|/bound %.3g)\n", c.label().c_str(),
                         o.passed ? "ok" : "FAILED", o.worst_ratio);
             validated.push_back(c.label());
             if (!o.passed) error += (error.empty() ? "" : "\n") + c.label() + ": " + o.error;
         }
+    if (!s.bitstack_planes.empty()) {
+        const int pmax = *std::max_element(s.bitstack_planes.begin(), s.bitstack_planes.end());
+        for (const engram_suite::Dims& shape : s.shapes) {
+            engram_suite::Dims b = shape;
+            b["m"] = 1;
+            engram_suite::Case c;
+            c.op = "qmatmul_bitstack";
+            c.dims = suite->reduced(b);
+            c.dims.erase("g");
+            c.dtype = s.x_dtype;
+            c.seed = s.seed;
+            c.options = {{"planes", double(pmax)}, {"p", double(pmax)}};
+            if (std::find(validated.begin(), validated.end(), c.label()) != validated.end()) continue;
+            const engram_suite::Outcome o = suite->run(ctx, c);
+            std::printf("validated %s: %s (worst |err|/bound %.3g)\n", c.label().c_str(),
+                        o.passed ? "ok" : "FAILED", o.worst_ratio);
+            validated.push_back(c.label());
+            if (!o.passed) error += (error.empty() ? "" : "\n") + c.label() + ": " + o.error;
+        }
+    }
     const RuntimeBlas& blas = runtime_blas();
     std::string blas_text = blas.name;
     if (blas.sgemm) blas_text += blas.sbgemm ? " (cblas_sbgemm: yes)" : " (no cblas_sbgemm: no bf16 baseline)";
@@ -441,6 +533,7 @@ int run_qmatmul_bench(int argc, char** argv, int first) {
                     write_json(cases, read_gbs, triad_gbs, llc);
                 }
             }
+            if (!s.bitstack_planes.empty()) time_bitstack(s, ctx, n, k, cases, [&] { write_json(cases, read_gbs, triad_gbs, llc); });
             if (!s.baselines || !blas.sgemm) continue;
             // f32 (and bf16) weights through the BLAS, same shapes.
             const double f32_bytes = double(n) * double(k) * 4.0;
@@ -513,6 +606,18 @@ int run_qmatmul_bench(int argc, char** argv, int first) {
                 if (b) std::printf(", %.2fx %s", b->ms() / e->ms(), b->variant.c_str());
                 std::printf("\n");
             }
+        }
+    }
+    for (const engram_suite::Dims& shape : s.shapes) {
+        const int64_t n = shape.at("n"), k = shape.at("k");
+        const QCase* one = find(cases, "engram", n, k, 1, "dram", "bitstack p=1");
+        for (int p : s.bitstack_planes) {
+            const QCase* c = find(cases, "engram", n, k, 1, "dram", "bitstack p=" + std::to_string(p));
+            if (!c || !one) continue;
+            std::printf("  n=%lld k=%lld bitstack p=%d dram %.3f ms = %.2f x (p x one plane)", (long long)n,
+                        (long long)k, p, c->ms(), c->ms() / (double(p) * one->ms()));
+            if (read_gbs > 0) std::printf(", planes read at %.0f%% of read bandwidth", 100.0 * c->gbs() / read_gbs);
+            std::printf("\n");
         }
     }
     std::printf("ONNX Runtime MatMulNBits peer: not run (no libonnxruntime on this machine; see docs/qmatmul.md)\n");

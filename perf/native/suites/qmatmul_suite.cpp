@@ -11,6 +11,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "ops/qmatmul/reference/qmatmul_bitstack_reference.hpp"
 #include "ops/qmatmul/reference/qmatmul_reference.hpp"
 #include "qmatmul_tolerance.hpp"
 #include "shared/half.h"
@@ -41,9 +42,9 @@ constexpr int64_t kQuantize[][3] = {
 // Layout-conversion shapes {n, k} (k a multiple of 16).
 constexpr int64_t kLayout[][2] = {{1, 16}, {3, 48}, {5, 16}, {7, 112}, {4, 64}, {9, 160}, {13, 32}, {2, 1024}};
 
-const char* const kOps[] = {"qmatmul",         "qmatmul_quantize_rtn", "qmatmul_quantize_refine",
-                            "qmatmul_pack",    "qmatmul_unpack",       "qmatmul_prepare",
-                            "qmatmul_unprepare"};
+// BitStack shapes {m, n, k, planes, p}.
+constexpr int64_t kBitstack[][5] = {{1, 1, 32, 1, 1}, {3, 5, 64, 3, 2}, {1, 7, 96, 4, 4},
+                                    {17, 4, 32, 2, 1}, {2, 33, 160, 5, 3}, {5, 2, 256, 8, 8}};
 
 float round_to(engram_dtype dt, float x) {
     if (dt == ENGRAM_DTYPE_BF16) return engram::bf16_to_f32(engram::f32_to_bf16(x));
@@ -350,6 +351,57 @@ void run_quantize_refine(Comparison& cmp, engram_context* ctx, const Case& c) {
               std::vector<double>(ns, 0.0), k / g);
 }
 
+// BitStack: decompose random weights into `planes` planes, then the
+// product over the first p against the float64 reference. Error model: each
+// x v rounded once, k signed terms summed in fp32, times u, p planes added:
+// u (k + p + 3) sum_j |u_j| sum_c |x_c v_jc|, plus a 16-bit y's rounding.
+void run_bitstack(Comparison& cmp, engram_context* ctx, const Case& c) {
+    const int64_t m = dim(c, "m"), n = dim(c, "n"), k = dim(c, "k");
+    const int planes = int(c.option("planes", 4)), p = int(c.option("p", planes));
+    const engram_dtype ydt = c.option("y_x", 0) != 0 ? c.dtype : ENGRAM_DTYPE_F32;
+    std::mt19937_64 rng(c.seed);
+    std::normal_distribution<double> normal(0.0, 1.0);
+    std::vector<double> w(static_cast<size_t>(n * k)), x(static_cast<size_t>(m * k));
+    for (double& v : w) v = normal(rng);
+    for (double& v : x) v = normal(rng);
+    const std::vector<uint8_t> w_raw = encode(ENGRAM_DTYPE_F32, w), x_raw = encode(c.dtype, x);
+    const size_t words = size_t(planes) * size_t(n) * size_t(k / 32);
+    SuiteBuffer w_b = upload(ctx, w_raw), x_b = upload(ctx, x_raw), signs = output(ctx, words * 4),
+                u = output(ctx, size_t(planes) * size_t(n) * 4), v = output(ctx, size_t(planes) * size_t(k) * 4);
+    check_status(engram_qmatmul_bitstack_decompose(ctx, n, k, ENGRAM_DTYPE_F32, w_b.get(), planes,
+                                                   static_cast<uint32_t*>(signs.get()), words, u.f32(), v.f32()),
+                 "engram_qmatmul_bitstack_decompose");
+    engram_bitstack b;
+    engram_bitstack_init(&b);
+    b.planes = planes;
+    b.n_out = n;
+    b.k = k;
+    b.signs = static_cast<const uint32_t*>(signs.get());
+    b.sign_words = words;
+    b.row_scales = u.f32();
+    b.col_scales = v.f32();
+    SuiteBuffer y = output(ctx, size_t(m * n) * engram_dtype_size(ydt));
+    check_status(engram_qmatmul_bitstack(ctx, &b, p, m, c.dtype, x_b.get(), ydt, y.get()), "engram_qmatmul_bitstack");
+    engram_test::RefBitstack ref;
+    ref.n_out = n;
+    ref.k = k;
+    ref.planes = planes;
+    ref.signs.assign(b.signs, b.signs + words);
+    for (float f : u.floats()) ref.u.push_back(f);
+    for (float f : v.floats()) ref.v.push_back(f);
+    std::vector<double> mag;
+    const std::vector<double> yref = engram_test::ref_bitstack_matmul(ref, p, m, x, &mag);
+    std::vector<double> bound(yref.size());
+    const double unit = std::ldexp(1.0, -24);
+    for (size_t i = 0; i < yref.size(); ++i) {
+        double bd = unit * double(k + p + 3) * mag[i] + std::ldexp(1.0, -149);
+        if (ydt == ENGRAM_DTYPE_F16) bd += std::ldexp(1.0, -11) * (std::fabs(yref[i]) + bd) + std::ldexp(1.0, -25);
+        else if (ydt == ENGRAM_DTYPE_BF16) bd += std::ldexp(1.0, -8) * (std::fabs(yref[i]) + bd) + std::ldexp(1.0, -133);
+        bound[i] = bd;
+    }
+    cmp.check("y", y.floats(ydt), yref, bound, n);
+}
+
 // 16-bit halves of words, as exact floats (so Comparison can check words).
 std::vector<float> halves(const uint32_t* words, size_t count) {
     std::vector<float> out(2 * count);
@@ -416,7 +468,8 @@ std::vector<OpInfo> QmatmulSuite::ops() const {
             {"qmatmul_pack", "one code per byte -> plain words"},
             {"qmatmul_unpack", "plain words -> one code per byte"},
             {"qmatmul_prepare", "plain words -> CPU-prepared (4-row interleaved) words"},
-            {"qmatmul_unprepare", "CPU-prepared words -> plain words"}};
+            {"qmatmul_unprepare", "CPU-prepared words -> plain words"},
+            {"qmatmul_bitstack", "BitStack: decompose into sign planes, then y over the first p planes"}};
 }
 
 std::vector<DimInfo> QmatmulSuite::dims() const {
@@ -475,6 +528,19 @@ std::vector<Case> QmatmulSuite::verify_cases(const std::string& op, uint64_t see
             cases.push_back(std::move(c));
         }
     }
+    if (keep("qmatmul_bitstack")) {
+        const size_t nb = sizeof kBitstack / sizeof kBitstack[0];
+        for (size_t k = 0; k < nb && room(k); ++k) {
+            Case c;
+            c.op = "qmatmul_bitstack";
+            c.dims = {{"m", kBitstack[k][0]}, {"n", kBitstack[k][1]}, {"k", kBitstack[k][2]}};
+            c.dtype = kDtypes[k % 3];
+            c.seed = seed * 1000 + 300 + k;
+            c.options = {{"planes", double(kBitstack[k][3])}, {"p", double(kBitstack[k][4])},
+                         {"y_x", double(k % 2)}};
+            cases.push_back(std::move(c));
+        }
+    }
     return cases;
 }
 
@@ -505,6 +571,7 @@ Outcome QmatmulSuite::run(engram_context* ctx, const Case& c) const {
         if (c.op == "qmatmul") run_product(cmp, ctx, c);
         else if (c.op == "qmatmul_quantize_rtn") run_quantize_rtn(cmp, ctx, c);
         else if (c.op == "qmatmul_quantize_refine") run_quantize_refine(cmp, ctx, c);
+        else if (c.op == "qmatmul_bitstack") run_bitstack(cmp, ctx, c);
         else if (c.op == "qmatmul_pack" || c.op == "qmatmul_unpack" || c.op == "qmatmul_prepare" ||
                  c.op == "qmatmul_unprepare")
             run_layout(cmp, ctx, c);

@@ -41,6 +41,7 @@ TEST(QmatmulSuite, Pack) { run_op("qmatmul_pack", 0); }
 TEST(QmatmulSuite, Unpack) { run_op("qmatmul_unpack", 0); }
 TEST(QmatmulSuite, Prepare) { run_op("qmatmul_prepare", 0); }
 TEST(QmatmulSuite, Unprepare) { run_op("qmatmul_unprepare", 0); }
+TEST(QmatmulSuite, Bitstack) { run_op("qmatmul_bitstack", 0); }
 
 // The product's cases cover m = 1..17, n = 1, k not a multiple of G, both
 // layouts, both scale dtypes, every activation dtype and every value kind.
