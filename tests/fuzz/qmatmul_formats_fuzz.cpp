@@ -150,9 +150,11 @@ void fuzz_onnx(FuzzedDataProvider& in, engram_context* ctx, Rng& rng) {
     for (uint8_t& x : zp) x = uint8_t(rng.next());
     for (int64_t r = 0; r < o.n; ++r)  // padding bits of each row's zero points are 0
         if (blocks % 4) zp[size_t(r * ((blocks + 3) / 4) + blocks / 4)] &= uint8_t((1u << (2 * (blocks % 4))) - 1);
-    // Finite scales (the export can only match finite values).
+    // Finite scales of magnitude [0.125, 0.5): finite for the export to match
+    // them, and never 0, where every zero point would import alike and the
+    // export could not give back the original one.
     for (size_t i = 0; i < size_t(o.n * blocks); ++i) {
-        const float v = float(rng.sym(1.0));
+        const float v = float((0.125 + 0.375 * rng.uniform()) * (rng.chance(0.5) ? -1.0 : 1.0));
         if (ss == 4) std::memcpy(&s[4 * i], &v, 4);
         else {
             const uint16_t h = uint16_t(0x3000 + rng.below(0x1000)) | uint16_t(rng.chance(0.5) ? 0x8000 : 0);
