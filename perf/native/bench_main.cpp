@@ -38,6 +38,7 @@
 #include "cases_cpu.hpp"
 #include "engram.h"
 #include "naive_cpu.hpp"
+#include "qmatmul_cases.hpp"
 #include "registry.hpp"
 #include "runtime_blas.hpp"
 
@@ -312,6 +313,8 @@ int main(int argc, char** argv) {
         return run_list(json);
     }
     if (cmd == "verify") return run_verify(parse_verify(argc, argv));
+    if (cmd == "bench" && argc >= 3 && std::string(argv[2]) == "qmatmul")
+        return run_qmatmul_bench(argc, argv, 3);  // its own shapes and baselines
     const bool probe_only = cmd == "probe";
     Settings s;
     if (cmd == "bench") {

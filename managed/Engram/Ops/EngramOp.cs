@@ -59,6 +59,20 @@ public enum EngramOp
     QmatmulUnprepare = 405,
     /// <summary>qmatmul_quantize_refine (ENGRAM_OP_QMATMUL_QUANTIZE_REFINE).</summary>
     QmatmulQuantizeRefine = 406,
+    /// <summary>qmatmul_save (ENGRAM_OP_QMATMUL_SAVE); its dtype is U2.</summary>
+    QmatmulSave = 407,
+    /// <summary>qmatmul_file_info (ENGRAM_OP_QMATMUL_FILE_INFO); its dtype is U2.</summary>
+    QmatmulFileInfo = 408,
+    /// <summary>qmatmul_load (ENGRAM_OP_QMATMUL_LOAD); its dtype is U2.</summary>
+    QmatmulLoad = 409,
+    /// <summary>qmatmul_import_onnx (ENGRAM_OP_QMATMUL_IMPORT_ONNX); its dtype is U2.</summary>
+    QmatmulImportOnnx = 410,
+    /// <summary>qmatmul_export_onnx (ENGRAM_OP_QMATMUL_EXPORT_ONNX); its dtype is U2.</summary>
+    QmatmulExportOnnx = 411,
+    /// <summary>qmatmul_bitstack_decompose (ENGRAM_OP_QMATMUL_BITSTACK_DECOMPOSE): the float weights' dtype.</summary>
+    QmatmulBitstackDecompose = 412,
+    /// <summary>qmatmul_bitstack (ENGRAM_OP_QMATMUL_BITSTACK): the activations' dtype.</summary>
+    QmatmulBitstack = 413,
 }
 
 /// <summary>The op registry of the loaded libengram: names, families and the list of ops it has.</summary>

@@ -2,12 +2,14 @@
 #include "registry.hpp"
 
 #include "cce_suite.hpp"
+#include "qmatmul_suite.hpp"
 
 namespace engram_suite {
 
 const std::vector<const Suite*>& all_suites() {
     static const CceSuite cce;
-    static const std::vector<const Suite*> suites{&cce};
+    static const QmatmulSuite qmatmul;
+    static const std::vector<const Suite*> suites{&cce, &qmatmul};
     return suites;
 }
 
