@@ -42,9 +42,12 @@
  *    head whose scores are all -inf outputs NaN; a NaN or inf in a kept value
  *    column makes that output column NaN (0 * NaN and 0 * inf are NaN) unless
  *    other values already made it NaN.
- *  - Determinism: the work is split over KV heads with a static assignment and
- *    every head is reduced in token order by one worker, so results are
- *    bit-identical run to run and for any thread count (for a given CPU ISA).
+ *  - Determinism: decode cuts each KV head's tokens into fixed 1024-token parts
+ *    (whatever the thread count), spreads them statically over the workers
+ *    and merges a head's parts in order; the other ops split the work over KV
+ *    heads statically, each head reduced in token order by one worker. So
+ *    results are bit-identical run to run and for any thread count (for a
+ *    given CPU ISA).
  */
 #ifndef ENGRAM_ATTENTION_H
 #define ENGRAM_ATTENTION_H
