@@ -27,7 +27,7 @@ constexpr int kSmallWarps = 4;  // weight rows per block of the small kernel
 constexpr int kLargeThreads = 256;
 
 // Adds row r's word w (columns 16 w .. 16 w + 15) to the m sums of the lane.
-template <int MB>
+template <int MB, class X>
 __device__ __forceinline__ void small_word(const QmatmulDev& d, int64_t r, int64_t w,
                                            uint32_t word, int64_t groups, float (&acc)[MB]) {
     const int64_t c0 = w * 16;
@@ -41,13 +41,13 @@ __device__ __forceinline__ void small_word(const QmatmulDev& d, int64_t r, int64
     for (int i = 0; i < MB; ++i) {
         if (i >= d.m) break;
         float xv[16];
-        qm_load_x16(d.x, d.x_dtype, int64_t(i) * d.k + c0, d.vec_x, xv);
+        qm_load_x16<X>(d.x, int64_t(i) * d.k + c0, d.vec_x, xv);
 #pragma unroll
         for (int j = 0; j < 16; ++j) acc[i] = fmaf(xv[j], wv[j], acc[i]);
     }
 }
 
-template <int MB>
+template <int MB, class X>
 __global__ void __launch_bounds__(kSmallWarps * 32) qmatmul_small(QmatmulDev d) {
     const int lane = threadIdx.x & 31;
     const int64_t words = d.k / 16, groups = d.k / d.group;
@@ -72,9 +72,9 @@ __global__ void __launch_bounds__(kSmallWarps * 32) qmatmul_small(QmatmulDev d) 
                 for (int t = 0; t < 4; ++t)
                     if (w0 + t < words) q[t] = d.codes[qm_word_index(d, r, w0 + t, words)];
             }
-#pragma unroll
-            for (int t = 0; t < 4; ++t)
-                if (w0 + t < words) small_word<MB>(d, r, w0 + t, q[t], groups, acc);
+            const int nw = words - w0 < 4 ? int(words - w0) : 4;
+#pragma unroll 1
+            for (int t = 0; t < nw; ++t) small_word<MB, X>(d, r, w0 + t, q[t], groups, acc);
         }
 #pragma unroll
         for (int i = 0; i < MB; ++i) {
@@ -156,21 +156,31 @@ __global__ void __launch_bounds__(kLargeThreads) qmatmul_large(QmatmulDev d) {
     }
 }
 
+template <class X>
+void launch_small_for(const QmatmulDev& d, unsigned blocks, unsigned threads, cudaStream_t stream) {
+    if (d.m <= 1)
+        qmatmul_small<1, X><<<blocks, threads, 0, stream>>>(d);
+    else if (d.m <= 2)
+        qmatmul_small<2, X><<<blocks, threads, 0, stream>>>(d);
+    else if (d.m <= 4)
+        qmatmul_small<4, X><<<blocks, threads, 0, stream>>>(d);
+    else if (d.m <= 8)
+        qmatmul_small<8, X><<<blocks, threads, 0, stream>>>(d);
+    else
+        qmatmul_small<16, X><<<blocks, threads, 0, stream>>>(d);
+}
+
 }  // namespace
 
 cudaError_t launch_qmatmul_small(const QmatmulDev& d, cudaStream_t stream) {
     const unsigned blocks = grid_for(d.n_out, kSmallWarps);
     const unsigned threads = kSmallWarps * 32;
-    if (d.m <= 1)
-        qmatmul_small<1><<<blocks, threads, 0, stream>>>(d);
-    else if (d.m <= 2)
-        qmatmul_small<2><<<blocks, threads, 0, stream>>>(d);
-    else if (d.m <= 4)
-        qmatmul_small<4><<<blocks, threads, 0, stream>>>(d);
-    else if (d.m <= 8)
-        qmatmul_small<8><<<blocks, threads, 0, stream>>>(d);
+    if (d.x_dtype == kF32)
+        launch_small_for<F32>(d, blocks, threads, stream);
+    else if (d.x_dtype == kF16)
+        launch_small_for<F16>(d, blocks, threads, stream);
     else
-        qmatmul_small<16><<<blocks, threads, 0, stream>>>(d);
+        launch_small_for<BF16>(d, blocks, threads, stream);
     return cudaGetLastError();
 }
 

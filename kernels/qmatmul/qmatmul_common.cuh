@@ -22,37 +22,37 @@ __device__ __forceinline__ float qm_load_x(const void* x, int dtype, int64_t i) 
     return dtype == kF16 ? f16_to_f32(v) : bf16_to_f32(v);
 }
 
-// out[0..15] = x[off .. off + 15] as fp32. vec: x is 16-byte aligned and off
-// a multiple of 16 elements, so 16-byte loads are aligned (4 for f32, 2 for
-// 16-bit dtypes).
-__device__ __forceinline__ void qm_load_x16(const void* x, int dtype, int64_t off, int vec,
-                                            float (&out)[16]) {
+// out[0..15] = x[off .. off + 15] as fp32, x of element type X (F32, F16 or
+// BF16 of elem.cuh). vec: x is 16-byte aligned and off a multiple of 16
+// elements, so 16-byte loads are aligned (4 for f32, 2 for 16-bit dtypes).
+template <class X>
+__device__ __forceinline__ void qm_load_x16(const void* x, int64_t off, int vec, float (&out)[16]) {
+    const auto* p = static_cast<const typename X::T*>(x) + off;
     if (vec) {
-        if (dtype == kF32) {
-            const float4* p = reinterpret_cast<const float4*>(static_cast<const float*>(x) + off);
-#pragma unroll
-            for (int q = 0; q < 4; ++q) {
-                const float4 v = p[q];
-                out[4 * q] = v.x, out[4 * q + 1] = v.y, out[4 * q + 2] = v.z, out[4 * q + 3] = v.w;
-            }
-            return;
-        }
-        const uint4* p = reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(x) + off);
-#pragma unroll
-        for (int q = 0; q < 2; ++q) {
-            const uint4 v = p[q];
-            const uint32_t u[4] = {v.x, v.y, v.z, v.w};
+        if constexpr (X::kDtype == kF32) {
+            const float4* q = reinterpret_cast<const float4*>(p);
 #pragma unroll
             for (int t = 0; t < 4; ++t) {
-                const uint16_t lo = uint16_t(u[t] & 0xffffu), hi = uint16_t(u[t] >> 16);
-                out[8 * q + 2 * t] = dtype == kF16 ? f16_to_f32(lo) : bf16_to_f32(lo);
-                out[8 * q + 2 * t + 1] = dtype == kF16 ? f16_to_f32(hi) : bf16_to_f32(hi);
+                const float4 v = q[t];
+                out[4 * t] = v.x, out[4 * t + 1] = v.y, out[4 * t + 2] = v.z, out[4 * t + 3] = v.w;
+            }
+        } else {
+            const uint4* q = reinterpret_cast<const uint4*>(p);
+#pragma unroll
+            for (int t = 0; t < 2; ++t) {
+                const uint4 v = q[t];
+                const uint32_t u[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    out[8 * t + 2 * e] = X::to_f32(uint16_t(u[e] & 0xffffu));
+                    out[8 * t + 2 * e + 1] = X::to_f32(uint16_t(u[e] >> 16));
+                }
             }
         }
         return;
     }
 #pragma unroll
-    for (int j = 0; j < 16; ++j) out[j] = qm_load_x(x, dtype, off + j);
+    for (int j = 0; j < 16; ++j) out[j] = X::to_f32(p[j]);
 }
 
 // Index of word w (0 <= w < k / 16) of weight row r in the code array.
