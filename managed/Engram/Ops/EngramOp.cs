@@ -44,6 +44,10 @@ public enum EngramOp
     AttentionDecode = 301,
     /// <summary>attention_prefill (ENGRAM_OP_ATTENTION_PREFILL).</summary>
     AttentionPrefill = 302,
+    /// <summary>attention_dsparse_calibrate (ENGRAM_OP_ATTENTION_DSPARSE_CALIBRATE).</summary>
+    AttentionDsparseCalibrate = 303,
+    /// <summary>attention_dsparse_decode (ENGRAM_OP_ATTENTION_DSPARSE_DECODE).</summary>
+    AttentionDsparseDecode = 304,
 
     /// <summary>qmatmul (ENGRAM_OP_QMATMUL).</summary>
     Qmatmul = 400,
