@@ -18,7 +18,15 @@ extern "C" {
 typedef ENGRAM_ENUM(engram_scan_op) {
     ENGRAM_OP_SCAN_LINEAR_FORWARD = 200,
     ENGRAM_OP_SCAN_LINEAR_DECODE = 201,
-    ENGRAM_OP_SCAN_LINEAR_BACKWARD = 202
+    ENGRAM_OP_SCAN_LINEAR_BACKWARD = 202,
+    /* Mixture-of-Memories (section below), 206-212 */
+    ENGRAM_OP_SCAN_MOM_ROUTE = 206,
+    ENGRAM_OP_SCAN_MOM_GATHER = 207,
+    ENGRAM_OP_SCAN_MOM_COMBINE = 208,
+    ENGRAM_OP_SCAN_MOM_ROUTE_BACKWARD = 209,
+    ENGRAM_OP_SCAN_MOM_GATHER_BACKWARD = 210,
+    ENGRAM_OP_SCAN_MOM_COMBINE_BACKWARD = 211,
+    ENGRAM_OP_SCAN_MOM_DECODE = 212
 } engram_scan_op;
 
 /* ------------------------------------------------------------------------- */
@@ -166,6 +174,178 @@ ENGRAM_API engram_status engram_scan_linear_backward(engram_context* ctx,
                                                      const void* grad_o,
                                                      const float* grad_final_state,
                                                      const engram_scan_grads* grads);
+
+
+/* ------------------------------------------------------------------------- */
+/* Mixture-of-Memories (MoM): routing, grouping, combining                   */
+/*                                                                             */
+/* Each token picks top_k of M memories from router logits [B, T, M]; the    */
+/* chosen memories' weights are the softmax over the chosen logits only (the  */
+/* full softmax renormalised over the k chosen: w_j = exp(z_j - z_max) /      */
+/* sum over chosen of exp(z_l - z_max)). Ranking: larger logit first, equal    */
+/* logits by lower memory index, NaN above every number (as torch.topk).       */
+/*                                                                             */
+/* Grouping: the assignments (token, j) of sequence b routed to memory m form */
+/* segment s = b * M + m, in time order; offsets [B M + 1] are the segments'   */
+/* starts in the packed order (cu_seqlens of B M sequences, a memory with no   */
+/* tokens gives an empty segment), gather_index [B T k] the source token      */
+/* (b * T + t) of each packed row (-1 past offsets[B M]), slots [B, T, k] the */
+/* packed row of each assignment (-1: dropped). A counting sort, O(B T k +   */
+/* B M), no per-token allocation.                                              */
+/*                                                                             */
+/* Capacity: capacity_factor 0 = unlimited; > 0 gives each (sequence, memory) */
+/* room for C = ceil(capacity_factor * T * top_k / M) tokens. Overflow policy: */
+/* tokens are admitted in time order, so the latest tokens over capacity are  */
+/* dropped: slot -1, weight 0 (the other weights of that token are NOT        */
+/* renormalised again), and nothing flows back to their logits through the    */
+/* dropped weight. Always-on shared memory: the caller runs it over the whole */
+/* sequence and passes its output to combine (weight 1).                      */
+/*                                                                             */
+/* The per-memory scans: gather q, k, v (and g) rows into packed order, run   */
+/* each segment as its own sequence (engram_scan_linear_forward with batch 1 */
+/* on rows offsets[s] .. offsets[s+1], or a varlen scan with cu_seqlens =     */
+/* offsets), then combine. Backward: combine_backward (d memory outputs, d    */
+/* weights), the scans' backward, gather_backward (d of the token rows),     */
+/* route_backward (d logits).                                                  */
+/*                                                                             */
+/* Non-finite: NaN in a token's logits makes all of that token's weights NaN  */
+/* (as torch.softmax), which combine spreads to that token's output; a token  */
+/* whose chosen logits are all -inf, or with +inf among them, gets NaN        */
+/* weights too. Everything is deterministic: bit-identical for any thread     */
+/* count. Counts fit int32: B T top_k < 2^31; M <= 4096.                      */
+/* ------------------------------------------------------------------------- */
+
+#define ENGRAM_SCAN_MOM_MAX_MEMORIES 4096
+
+typedef struct engram_scan_mom_routing {
+    uint32_t struct_size;
+    int32_t dtype;              /* engram_dtype of logits: F32, F16 or BF16         */
+    int64_t batch;              /* B                                                */
+    int64_t t;                  /* T tokens per sequence                           */
+    int64_t memories;           /* M, 1 .. ENGRAM_SCAN_MOM_MAX_MEMORIES             */
+    int64_t top_k;              /* k, 1 .. M                                        */
+    float capacity_factor;      /* 0 = unlimited; finite and > 0 otherwise          */
+    int32_t reserved;
+    const void* logits;         /* [B, T, M]                                        */
+} engram_scan_mom_routing;
+
+/* Outputs of the route, all required, overwritten. */
+typedef struct engram_scan_mom_route_out {
+    uint32_t struct_size;
+    int32_t reserved;
+    int32_t* indices;           /* [B, T, k] chosen memories, best first            */
+    float* weights;             /* [B, T, k] renormalised weights (0: dropped)      */
+    int32_t* slots;             /* [B, T, k] packed row of each choice, -1 dropped */
+    int32_t* offsets;           /* [B M + 1] segment starts, offsets[0] = 0         */
+    int32_t* gather_index;      /* [B T k] source token of each packed row, -1 past
+                                   offsets[B M]                                     */
+} engram_scan_mom_route_out;
+
+/* Rows moved by gather / combine: tokens N = B T rows of `width` elements in  */
+/* `dtype` (F32, F16, BF16), packed buffers N k rows (the most there can be).  */
+typedef struct engram_scan_mom_rows {
+    uint32_t struct_size;
+    int32_t dtype;              /* F32, F16 or BF16                                 */
+    int64_t tokens;             /* N = B T                                          */
+    int64_t top_k;              /* k                                                */
+    int64_t width;              /* D elements per row (e.g. H K for q)              */
+} engram_scan_mom_rows;
+
+ENGRAM_API engram_status engram_scan_mom_routing_init(engram_scan_mom_routing* routing);
+ENGRAM_API engram_status engram_scan_mom_route_out_init(engram_scan_mom_route_out* out);
+ENGRAM_API engram_status engram_scan_mom_rows_init(engram_scan_mom_rows* rows);
+
+/* Route: logits -> indices, weights, slots, offsets, gather_index. */
+ENGRAM_API engram_status engram_scan_mom_route(engram_context* ctx,
+                                               const engram_scan_mom_routing* routing,
+                                               const engram_scan_mom_route_out* out);
+
+/* packed[p] = x[gather_index[p]] for every p in [0, N k); rows with index -1 */
+/* are zeros. x [N, D], packed [N k, D], both rows->dtype. Every index must   */
+/* be in [-1, N): checked before anything is written.                          */
+ENGRAM_API engram_status engram_scan_mom_gather(engram_context* ctx,
+                                                const engram_scan_mom_rows* rows, const void* x,
+                                                const int32_t* gather_index, void* packed);
+
+/* Backward of gather: d_x[n] = sum over j of d_packed[slots[n, j]] (slots -1 */
+/* skipped), summed in fp32 in the order j = 0 .. k-1, rounded once. slots    */
+/* [N, k] entries in [-1, N k).                                                */
+ENGRAM_API engram_status engram_scan_mom_gather_backward(engram_context* ctx,
+                                                         const engram_scan_mom_rows* rows,
+                                                         const void* d_packed,
+                                                         const int32_t* slots, void* d_x);
+
+/* y[n] = sum_j weights[n, j] mem_out[slots[n, j]] (+ shared_out[n]): mem_out */
+/* [N k, D] packed memory outputs, weights [N, k] fp32, shared_out [N, D] or  */
+/* NULL (the always-on shared memory, weight 1), y [N, D]; rows->dtype, fp32   */
+/* sums in the order j = 0 .. k-1 then the shared row, rounded once. A dropped */
+/* choice (slot -1) adds nothing, whatever its weight.                        */
+ENGRAM_API engram_status engram_scan_mom_combine(engram_context* ctx,
+                                                 const engram_scan_mom_rows* rows,
+                                                 const void* mem_out, const int32_t* slots,
+                                                 const float* weights, const void* shared_out,
+                                                 void* y);
+
+/* Backward of combine. d_mem_out [N k, D] (rows->dtype; rows no slot names   */
+/* are zeros): d_mem_out[slots[n, j]] = weights[n, j] dy[n]; d_weights [N, k] */
+/* fp32: dy[n] . mem_out[slots[n, j]] (0 when dropped). Either may be NULL,   */
+/* not both. The shared output's gradient is dy itself. Slots must be         */
+/* distinct (as route writes them): a repeated slot is rejected.              */
+ENGRAM_API engram_status engram_scan_mom_combine_backward(engram_context* ctx,
+                                                          const engram_scan_mom_rows* rows,
+                                                          const void* dy, const void* mem_out,
+                                                          const int32_t* slots,
+                                                          const float* weights, void* d_mem_out,
+                                                          float* d_weights);
+
+/* Backward of route for the same routing (logits) and its indices and slots: */
+/* d_weights [B, T, k] fp32 -> d_logits [B, T, M] fp32 (overwritten). With w  */
+/* the softmax over the chosen logits (before any drop):                       */
+/*   d z_{i_j} = w_j (d_j - sum_l w_l d_l),  d_l = 0 for dropped choices,     */
+/* and 0 for memories not chosen (top-k selection has no gradient).           */
+/* indices must be k distinct memories per token, in [0, M).                  */
+ENGRAM_API engram_status engram_scan_mom_route_backward(engram_context* ctx,
+                                                        const engram_scan_mom_routing* routing,
+                                                        const int32_t* indices,
+                                                        const int32_t* slots,
+                                                        const float* d_weights, float* d_logits);
+
+/* Decode: one token per sequence routed and stepped through only its chosen */
+/* memories (and the shared memory). For each sequence b: route logits[b]     */
+/* (no capacity), then for each value head h and each chosen memory m_j:      */
+/*   S_{b,m,h} <- one step of engram_scan_linear_decode with q[b], k[b, m],   */
+/*   v[b, m], g[b, m];   o[b, h] = sum_j w_j o_{m_j} (+ o_shared)             */
+/* Memories not chosen keep their state bit for bit. The shared memory (when */
+/* shared_memory = 1) is memory row M of k, v, g and states, stepped every    */
+/* token with weight 1. scale, output dtype: opts as the linear scan.         */
+typedef struct engram_scan_mom_decode_inputs {
+    uint32_t struct_size;
+    int32_t dtype;              /* q, k, v and logits: F32, F16 or BF16            */
+    int32_t gate;               /* engram_scan_gate                                 */
+    int32_t shared_memory;      /* 0 or 1                                           */
+    int64_t batch;              /* B                                                */
+    int64_t memories;           /* M                                                */
+    int64_t top_k;              /* k in [1, M]                                      */
+    int64_t heads;              /* H                                                */
+    int64_t qk_heads;           /* Hk dividing H; 0 = H                             */
+    int64_t k_dim;              /* K <= 256                                         */
+    int64_t v_dim;              /* V <= 256                                         */
+    const void* logits;         /* [B, M]                                           */
+    const void* q;              /* [B, Hk, K]                                       */
+    const void* k;              /* [B, M + s, Hk, K] each memory's key, s = shared  */
+    const void* v;              /* [B, M + s, H, V]                                 */
+    const float* g;             /* [B, M + s, H] or [B, M + s, H, K]; NULL for NONE */
+} engram_scan_mom_decode_inputs;
+
+ENGRAM_API engram_status engram_scan_mom_decode_inputs_init(engram_scan_mom_decode_inputs* in);
+
+/* states [B, M + s, H, K, V] fp32, read and updated in place (required).     */
+/* o [B, H, V] in opts->output_dtype. indices [B, k] and weights [B, k] fp32: */
+/* NULL or receive the routing. No tensor may overlap another.                */
+ENGRAM_API engram_status engram_scan_mom_decode(engram_context* ctx,
+                                                const engram_scan_mom_decode_inputs* in,
+                                                const engram_scan_options* opts, float* states,
+                                                void* o, int32_t* indices, float* weights);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -9,6 +9,14 @@ OpFamily scan_ops() {
         {ENGRAM_OP_SCAN_LINEAR_FORWARD, "scan_linear_forward", "scan", kFloatDtypes, 0},
         {ENGRAM_OP_SCAN_LINEAR_DECODE, "scan_linear_decode", "scan", kFloatDtypes, 0},
         {ENGRAM_OP_SCAN_LINEAR_BACKWARD, "scan_linear_backward", "scan", kFloatDtypes, 0},
+        // Mixture-of-Memories (scan_mom_api.cpp): dtype of logits / rows / q, k, v.
+        {ENGRAM_OP_SCAN_MOM_ROUTE, "scan_mom_route", "scan", kFloatDtypes, 0},
+        {ENGRAM_OP_SCAN_MOM_GATHER, "scan_mom_gather", "scan", kFloatDtypes, 0},
+        {ENGRAM_OP_SCAN_MOM_COMBINE, "scan_mom_combine", "scan", kFloatDtypes, 0},
+        {ENGRAM_OP_SCAN_MOM_ROUTE_BACKWARD, "scan_mom_route_backward", "scan", kFloatDtypes, 0},
+        {ENGRAM_OP_SCAN_MOM_GATHER_BACKWARD, "scan_mom_gather_backward", "scan", kFloatDtypes, 0},
+        {ENGRAM_OP_SCAN_MOM_COMBINE_BACKWARD, "scan_mom_combine_backward", "scan", kFloatDtypes, 0},
+        {ENGRAM_OP_SCAN_MOM_DECODE, "scan_mom_decode", "scan", kFloatDtypes, 0},
     };
     return OpFamily{ops, sizeof ops / sizeof ops[0]};
 }
