@@ -26,7 +26,12 @@ typedef ENGRAM_ENUM(engram_scan_op) {
     ENGRAM_OP_SCAN_MOM_ROUTE_BACKWARD = 209,
     ENGRAM_OP_SCAN_MOM_GATHER_BACKWARD = 210,
     ENGRAM_OP_SCAN_MOM_COMBINE_BACKWARD = 211,
-    ENGRAM_OP_SCAN_MOM_DECODE = 212
+    ENGRAM_OP_SCAN_MOM_DECODE = 212,
+    /* BASED (section below), 213-216 */
+    ENGRAM_OP_SCAN_BASED_FEATURE_MAP = 213,
+    ENGRAM_OP_SCAN_BASED_FEATURE_MAP_BACKWARD = 214,
+    ENGRAM_OP_SCAN_BASED_FORWARD = 215,
+    ENGRAM_OP_SCAN_SLIDING_WINDOW_FORWARD = 216
 } engram_scan_op;
 
 /* ------------------------------------------------------------------------- */
@@ -346,6 +351,77 @@ ENGRAM_API engram_status engram_scan_mom_decode(engram_context* ctx,
                                                 const engram_scan_mom_decode_inputs* in,
                                                 const engram_scan_options* opts, float* states,
                                                 void* o, int32_t* indices, float* weights);
+
+/* ------------------------------------------------------------------------- */
+/* BASED: Taylor linear attention and sliding-window softmax attention        */
+/*                                                                             */
+/* Feature map (2nd-order Taylor expansion of exp(q.k / sqrt(d))), d = dim:    */
+/*   phi(x) = [1, x / d^(1/4), vec(x x^T) / (sqrt(2) sqrt(d))]                */
+/* F = 1 + d + d^2 features (d = 16: 273), so phi(q).phi(k) = 1 + s + s^2 / 2 */
+/* with s = q.k / sqrt(d): always >= 1/2, a denominator that never vanishes. */
+/* Layout of phi: [1], then x_i, then x_i x_j at 1 + d + i d + j.             */
+/*                                                                             */
+/* BASED linear attention, causal, per sequence b and value head h:           */
+/*   o_t = sum_{j<=t} (phi(q_t).phi(k_j)) v_j / sum_{j<=t} phi(q_t).phi(k_j)  */
+/* computed chunk by chunk: within a chunk the scores 1 + s + s^2/2 straight  */
+/* from q.k (O(C^2 d), no features), between chunks the carried fp32 state   */
+/* S = sum phi(k_j) v_j^T [F, V] and normaliser z = sum phi(k_j) [F].         */
+/*                                                                             */
+/* Sliding-window softmax attention (BASED's local mixer), causal:           */
+/*   o_t = sum_{t-w < j <= t} softmax_j(scale q_t.k_j) v_j, window w          */
+/* (default 64, the token itself included), grouped heads: q and o have H     */
+/* heads, k and v Hkv dividing H.                                              */
+/*                                                                             */
+/* dtypes: inputs F32, F16 or BF16 (q, k, v alike); phi and the feature map's */
+/* input gradient are F32; o F32 or the inputs' dtype. fp32 arithmetic.       */
+/* NaN in q_t: o_t NaN. NaN in k_s or v_s: o_t NaN for every t >= s that sees */
+/* token s (BASED: all later tokens; window: t < s + w), as PyTorch would.    */
+/* Deterministic: each (sequence, head) by one worker in a fixed order.       */
+/* ------------------------------------------------------------------------- */
+
+#define ENGRAM_SCAN_BASED_MAX_DIM 32        /* d: F = 1 + d + d^2 <= 1057      */
+#define ENGRAM_SCAN_WINDOW_DEFAULT 64
+
+/* phi [rows, 1 + d + d^2] fp32 of x [rows, d] (dtype F32/F16/BF16). */
+ENGRAM_API engram_status engram_scan_based_feature_map(engram_context* ctx, int32_t dtype,
+                                                       int64_t rows, int64_t dim,
+                                                       const void* x, float* phi);
+/* dx [rows, d] fp32 = d phi / d x applied to d_phi [rows, 1 + d + d^2] fp32:  */
+/*   dx_i = d_phi_lin[i] / d^(1/4) + sum_j (d_phi_q[i, j] + d_phi_q[j, i])   */
+/*          x_j / (sqrt(2) sqrt(d)).                                          */
+ENGRAM_API engram_status engram_scan_based_feature_map_backward(engram_context* ctx,
+                                                                int32_t dtype, int64_t rows,
+                                                                int64_t dim, const void* x,
+                                                                const float* d_phi, float* dx);
+
+typedef struct engram_scan_based_inputs {
+    uint32_t struct_size;
+    int32_t dtype;              /* q, k, v: F32, F16 or BF16                        */
+    int32_t output_dtype;       /* F32 or the inputs' dtype; default
+                                   ENGRAM_SCAN_OUTPUT_DTYPE_INPUT                    */
+    int32_t chunk_size;         /* BASED: tokens per chunk, 0 = 64, <= 256          */
+    int32_t window;             /* sliding window: w >= 1, 0 = 64                   */
+    float scale;                /* sliding window: 0 = 1/sqrt(K); finite            */
+    int64_t batch;              /* B                                                */
+    int64_t t;                  /* T                                                */
+    int64_t heads;              /* H value heads (q, o heads for the window)       */
+    int64_t qk_heads;           /* BASED: q/k heads; window: k/v heads; 0 = H       */
+    int64_t k_dim;              /* d (BASED <= 32; window <= 256)                   */
+    int64_t v_dim;              /* V <= 256                                         */
+    const void* q;              /* BASED [B, T, Hk, d]; window [B, T, H, d]         */
+    const void* k;              /* [B, T, Hk, d]                                    */
+    const void* v;              /* BASED [B, T, H, V]; window [B, T, Hk, V]         */
+} engram_scan_based_inputs;
+
+ENGRAM_API engram_status engram_scan_based_inputs_init(engram_scan_based_inputs* in);
+
+/* BASED linear attention: o [B, T, H, V]. */
+ENGRAM_API engram_status engram_scan_based_forward(engram_context* ctx,
+                                                   const engram_scan_based_inputs* in, void* o);
+/* Sliding-window causal softmax attention: o [B, T, H, V]. */
+ENGRAM_API engram_status engram_scan_sliding_window_forward(engram_context* ctx,
+                                                            const engram_scan_based_inputs* in,
+                                                            void* o);
 
 #ifdef __cplusplus
 } /* extern "C" */

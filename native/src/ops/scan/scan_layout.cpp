@@ -76,6 +76,23 @@ LayoutTable scan_layout() {
         ENGRAM_LAYOUT_FIELD(engram_scan_mom_decode_inputs, k),
         ENGRAM_LAYOUT_FIELD(engram_scan_mom_decode_inputs, v),
         ENGRAM_LAYOUT_FIELD(engram_scan_mom_decode_inputs, g),
+        // BASED
+        ENGRAM_LAYOUT_SIZE(engram_scan_based_inputs),
+        ENGRAM_LAYOUT_FIELD(engram_scan_based_inputs, struct_size),
+        ENGRAM_LAYOUT_FIELD(engram_scan_based_inputs, dtype),
+        ENGRAM_LAYOUT_FIELD(engram_scan_based_inputs, output_dtype),
+        ENGRAM_LAYOUT_FIELD(engram_scan_based_inputs, chunk_size),
+        ENGRAM_LAYOUT_FIELD(engram_scan_based_inputs, window),
+        ENGRAM_LAYOUT_FIELD(engram_scan_based_inputs, scale),
+        ENGRAM_LAYOUT_FIELD(engram_scan_based_inputs, batch),
+        ENGRAM_LAYOUT_FIELD(engram_scan_based_inputs, t),
+        ENGRAM_LAYOUT_FIELD(engram_scan_based_inputs, heads),
+        ENGRAM_LAYOUT_FIELD(engram_scan_based_inputs, qk_heads),
+        ENGRAM_LAYOUT_FIELD(engram_scan_based_inputs, k_dim),
+        ENGRAM_LAYOUT_FIELD(engram_scan_based_inputs, v_dim),
+        ENGRAM_LAYOUT_FIELD(engram_scan_based_inputs, q),
+        ENGRAM_LAYOUT_FIELD(engram_scan_based_inputs, k),
+        ENGRAM_LAYOUT_FIELD(engram_scan_based_inputs, v),
     };
     return LayoutTable{fields, sizeof fields / sizeof fields[0]};
 }

@@ -17,6 +17,11 @@ OpFamily scan_ops() {
         {ENGRAM_OP_SCAN_MOM_GATHER_BACKWARD, "scan_mom_gather_backward", "scan", kFloatDtypes, 0},
         {ENGRAM_OP_SCAN_MOM_COMBINE_BACKWARD, "scan_mom_combine_backward", "scan", kFloatDtypes, 0},
         {ENGRAM_OP_SCAN_MOM_DECODE, "scan_mom_decode", "scan", kFloatDtypes, 0},
+        // BASED (scan_based_api.cpp)
+        {ENGRAM_OP_SCAN_BASED_FEATURE_MAP, "scan_based_feature_map", "scan", kFloatDtypes, 0},
+        {ENGRAM_OP_SCAN_BASED_FEATURE_MAP_BACKWARD, "scan_based_feature_map_backward", "scan", kFloatDtypes, 0},
+        {ENGRAM_OP_SCAN_BASED_FORWARD, "scan_based_forward", "scan", kFloatDtypes, 0},
+        {ENGRAM_OP_SCAN_SLIDING_WINDOW_FORWARD, "scan_sliding_window_forward", "scan", kFloatDtypes, 0},
     };
     return OpFamily{ops, sizeof ops / sizeof ops[0]};
 }
