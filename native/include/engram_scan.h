@@ -31,7 +31,10 @@ typedef ENGRAM_ENUM(engram_scan_op) {
     ENGRAM_OP_SCAN_BASED_FEATURE_MAP = 213,
     ENGRAM_OP_SCAN_BASED_FEATURE_MAP_BACKWARD = 214,
     ENGRAM_OP_SCAN_BASED_FORWARD = 215,
-    ENGRAM_OP_SCAN_SLIDING_WINDOW_FORWARD = 216
+    ENGRAM_OP_SCAN_SLIDING_WINDOW_FORWARD = 216,
+    /* Titans neural memory (section below), 217-218 */
+    ENGRAM_OP_SCAN_TITANS_FORWARD = 217,
+    ENGRAM_OP_SCAN_TITANS_DECODE = 218
 } engram_scan_op;
 
 /* ------------------------------------------------------------------------- */
@@ -422,6 +425,62 @@ ENGRAM_API engram_status engram_scan_based_forward(engram_context* ctx,
 ENGRAM_API engram_status engram_scan_sliding_window_forward(engram_context* ctx,
                                                             const engram_scan_based_inputs* in,
                                                             void* o);
+
+/* ------------------------------------------------------------------------- */
+/* Titans neural memory: a linear memory with momentum and forgetting         */
+/*                                                                             */
+/* Per sequence b and value head h, memory M_t and surprise S_t, both fp32    */
+/* and stored transposed like the linear scan's state ([K, V]: M^T), with    */
+/* per-token momentum eta_t, learning rate theta_t and forgetting alpha_t:    */
+/*   e_t = M_{t-1} k_t - v_t                       (prediction error, [V])    */
+/*   S_t = eta_t S_{t-1} - theta_t e_t k_t^T       (gradient of |M k - v|^2/2) */
+/*   M_t = (1 - alpha_t) M_{t-1} + S_t                                       */
+/*   o_t = M_t q_t                                  (after the update)        */
+/* q, k [B, T, Hk, K] (Hk dividing H, grouped as the linear scan), v, o        */
+/* [B, T, H, V]; eta, theta, alpha [B, T, H] fp32; memories and surprises     */
+/* [B, H, K, V] fp32. K, V <= 256. dtypes as the linear scan. Recurrent form, */
+/* O(K V) per token and head, fp32; one (sequence, head) per worker: bit-    */
+/* identical for any thread count, and a sequence cut anywhere, the final    */
+/* memory and surprise passed on, equals one pass bit for bit.               */
+/* NaN in any input at token s reaches o_t for t >= s through the memory (in */
+/* q_s: o_s only), as the recurrence evaluated by PyTorch would.              */
+/* ------------------------------------------------------------------------- */
+
+typedef struct engram_scan_titans_inputs {
+    uint32_t struct_size;
+    int32_t dtype;              /* q, k, v: F32, F16 or BF16                        */
+    int32_t output_dtype;       /* F32 or the inputs' dtype; default
+                                   ENGRAM_SCAN_OUTPUT_DTYPE_INPUT                    */
+    int32_t reserved;
+    int64_t batch;              /* B                                                */
+    int64_t t;                  /* T (decode: 1)                                    */
+    int64_t heads;              /* H                                                */
+    int64_t qk_heads;           /* Hk dividing H; 0 = H                             */
+    int64_t k_dim;              /* K                                                */
+    int64_t v_dim;              /* V                                                */
+    const void* q;              /* [B, T, Hk, K]                                    */
+    const void* k;              /* [B, T, Hk, K]                                    */
+    const void* v;              /* [B, T, H, V]                                     */
+    const float* eta;           /* [B, T, H] momentum                               */
+    const float* theta;         /* [B, T, H] learning rate                          */
+    const float* alpha;         /* [B, T, H] forgetting                             */
+    const float* initial_memory;   /* [B, H, K, V], NULL = zeros                    */
+    const float* initial_surprise; /* [B, H, K, V], NULL = zeros                    */
+} engram_scan_titans_inputs;
+
+ENGRAM_API engram_status engram_scan_titans_inputs_init(engram_scan_titans_inputs* in);
+
+/* o [B, T, H, V]; final_memory, final_surprise NULL or [B, H, K, V] (M_T,    */
+/* S_T). No tensor may overlap another one written.                           */
+ENGRAM_API engram_status engram_scan_titans_forward(engram_context* ctx,
+                                                    const engram_scan_titans_inputs* in,
+                                                    void* o, float* final_memory,
+                                                    float* final_surprise);
+/* One token (in->t = 1): memory_out and surprise_out required, each may be   */
+/* its initial tensor itself (updated in place); any other overlap rejected.  */
+ENGRAM_API engram_status engram_scan_titans_decode(engram_context* ctx,
+                                                   const engram_scan_titans_inputs* in, void* o,
+                                                   float* memory_out, float* surprise_out);
 
 #ifdef __cplusplus
 } /* extern "C" */

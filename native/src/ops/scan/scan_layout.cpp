@@ -93,6 +93,26 @@ LayoutTable scan_layout() {
         ENGRAM_LAYOUT_FIELD(engram_scan_based_inputs, q),
         ENGRAM_LAYOUT_FIELD(engram_scan_based_inputs, k),
         ENGRAM_LAYOUT_FIELD(engram_scan_based_inputs, v),
+        // Titans
+        ENGRAM_LAYOUT_SIZE(engram_scan_titans_inputs),
+        ENGRAM_LAYOUT_FIELD(engram_scan_titans_inputs, struct_size),
+        ENGRAM_LAYOUT_FIELD(engram_scan_titans_inputs, dtype),
+        ENGRAM_LAYOUT_FIELD(engram_scan_titans_inputs, output_dtype),
+        ENGRAM_LAYOUT_FIELD(engram_scan_titans_inputs, reserved),
+        ENGRAM_LAYOUT_FIELD(engram_scan_titans_inputs, batch),
+        ENGRAM_LAYOUT_FIELD(engram_scan_titans_inputs, t),
+        ENGRAM_LAYOUT_FIELD(engram_scan_titans_inputs, heads),
+        ENGRAM_LAYOUT_FIELD(engram_scan_titans_inputs, qk_heads),
+        ENGRAM_LAYOUT_FIELD(engram_scan_titans_inputs, k_dim),
+        ENGRAM_LAYOUT_FIELD(engram_scan_titans_inputs, v_dim),
+        ENGRAM_LAYOUT_FIELD(engram_scan_titans_inputs, q),
+        ENGRAM_LAYOUT_FIELD(engram_scan_titans_inputs, k),
+        ENGRAM_LAYOUT_FIELD(engram_scan_titans_inputs, v),
+        ENGRAM_LAYOUT_FIELD(engram_scan_titans_inputs, eta),
+        ENGRAM_LAYOUT_FIELD(engram_scan_titans_inputs, theta),
+        ENGRAM_LAYOUT_FIELD(engram_scan_titans_inputs, alpha),
+        ENGRAM_LAYOUT_FIELD(engram_scan_titans_inputs, initial_memory),
+        ENGRAM_LAYOUT_FIELD(engram_scan_titans_inputs, initial_surprise),
     };
     return LayoutTable{fields, sizeof fields / sizeof fields[0]};
 }

@@ -22,6 +22,9 @@ OpFamily scan_ops() {
         {ENGRAM_OP_SCAN_BASED_FEATURE_MAP_BACKWARD, "scan_based_feature_map_backward", "scan", kFloatDtypes, 0},
         {ENGRAM_OP_SCAN_BASED_FORWARD, "scan_based_forward", "scan", kFloatDtypes, 0},
         {ENGRAM_OP_SCAN_SLIDING_WINDOW_FORWARD, "scan_sliding_window_forward", "scan", kFloatDtypes, 0},
+        // Titans (scan_titans_api.cpp)
+        {ENGRAM_OP_SCAN_TITANS_FORWARD, "scan_titans_forward", "scan", kFloatDtypes, 0},
+        {ENGRAM_OP_SCAN_TITANS_DECODE, "scan_titans_decode", "scan", kFloatDtypes, 0},
     };
     return OpFamily{ops, sizeof ops / sizeof ops[0]};
 }
