@@ -211,8 +211,13 @@ void fuzz_rows(FuzzedDataProvider& in, engram_context* ctx, const Routed& x, Rng
 
 void fuzz_scan_mom(FuzzedDataProvider& in, engram_context* ctx) {
     FUZZ_CHECK(engram_context_set_threads(ctx, in.ConsumeIntegralInRange(1, 3)) == ENGRAM_OK, "set_threads");
-    if (in.ConsumeIntegralInRange(0, 2) == 2) {
+    const int family = in.ConsumeIntegralInRange(0, 3);
+    if (family == 2) {
         fuzz_scan_based(in, ctx);  // scan_based_fuzz.cpp
+        return;
+    }
+    if (family == 3) {
+        fuzz_scan_titans(in, ctx);  // scan_titans_fuzz.cpp
         return;
     }
     Rng rng(in.ConsumeIntegral<uint64_t>());

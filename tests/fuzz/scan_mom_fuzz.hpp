@@ -9,9 +9,10 @@
 
 namespace fuzz {
 
-// Top-level choice "scan_mom": a MoM call, or (one input in three) a BASED
-// call (scan_based_fuzz.cpp).
+// Top-level choice "scan_mom": a MoM call (one input in two), a BASED call
+// (scan_based_fuzz.cpp) or a Titans call (scan_titans_fuzz.cpp).
 void fuzz_scan_mom(FuzzedDataProvider& in, engram_context* ctx);
 void fuzz_scan_based(FuzzedDataProvider& in, engram_context* ctx);
+void fuzz_scan_titans(FuzzedDataProvider& in, engram_context* ctx);
 
 }  // namespace fuzz
