@@ -1,13 +1,17 @@
 // registry.cpp — one line per op family.
 #include "registry.hpp"
 
+#include "attention_suite.hpp"
 #include "cce_suite.hpp"
+#include "scan_suite.hpp"
 
 namespace engram_suite {
 
 const std::vector<const Suite*>& all_suites() {
     static const CceSuite cce;
-    static const std::vector<const Suite*> suites{&cce};
+    static const ScanSuite scan;
+    static const AttentionSuite attention;
+    static const std::vector<const Suite*> suites{&cce, &scan, &attention};
     return suites;
 }
 
