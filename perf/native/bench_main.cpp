@@ -37,6 +37,8 @@
 #include "naive_cpu.hpp"
 #include "registry.hpp"
 #include "runtime_blas.hpp"
+#include "attention_cases.hpp"
+#include "scan_cases.hpp"
 
 #if defined(ENGRAM_BENCH_CUDA)
 #include "cases_cuda.hpp"
@@ -275,6 +277,10 @@ int main(int argc, char** argv) {
         return run_list(json);
     }
     if (cmd == "verify") return run_verify(parse_verify(argc, argv));
+    // Families with their own timed cases and options (scan_cases.cpp, attention_cases.cpp).
+    if (cmd == "bench" && argc >= 3 && std::string(argv[2]) == "scan") return run_scan_bench(argc, argv, 3);
+    if (cmd == "bench" && argc >= 3 && std::string(argv[2]) == "attention")
+        return run_attention_bench(argc, argv, 3);
     const bool probe_only = cmd == "probe";
     Settings s;
     if (cmd == "bench") {
