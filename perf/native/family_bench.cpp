@@ -180,13 +180,25 @@ void FamilyRun::run_peer(const std::string& script, const std::string& args) {
         peer_status_ = "not run (--no-peer)";
         return;
     }
-    if (std::system("python3 -c 'import torch' >/dev/null 2>&1") != 0) {
-        peer_status_ = "not run: python3 cannot import torch here";
+    // A Python that imports torch: ENGRAM_PYTHON, Debian's /usr/bin/python3
+    // (python3-torch), then python3 on PATH (as the .NET CLI's TorchPeer).
+    std::vector<std::string> candidates;
+    if (const char* env = std::getenv("ENGRAM_PYTHON")) candidates.push_back(env);
+    candidates.push_back("/usr/bin/python3");
+    candidates.push_back("python3");
+    std::string python;
+    for (const std::string& c : candidates)
+        if (std::system(("'" + c + "' -c 'import torch' >/dev/null 2>&1").c_str()) == 0) {
+            python = c;
+            break;
+        }
+    if (python.empty()) {
+        peer_status_ = "not run: no python3 that imports torch (ENGRAM_PYTHON, /usr/bin/python3, python3)";
         std::printf("peer %s: %s\n", script.c_str(), peer_status_.c_str());
         return;
     }
     const std::string path = peers_dir() + "/" + script;
-    const std::string cmd = "python3 '" + path + "' " + args + " --threads " + std::to_string(s_.threads) +
+    const std::string cmd = "'" + python + "' '" + path + "' " + args + " --threads " + std::to_string(s_.threads) +
                             " --reps " + std::to_string(s_.reps) + " --warmup " + std::to_string(s_.warmup);
     std::printf("running the PyTorch peer: %s\n", cmd.c_str());
     std::fflush(stdout);
@@ -216,6 +228,7 @@ void FamilyRun::run_peer(const std::string& script, const std::string& args) {
         // The peer reports median, min and max; keep them as three samples.
         c.timing.ms = {mn, med, mx};
         if (reps == 1) c.timing.ms = {med};
+        c.reps = reps;
         c.flops = flops;
         c.notes = "PyTorch CPU peer (" + script + "), " + std::to_string(reps) + " reps";
         add(std::move(c));
@@ -270,7 +283,7 @@ std::string FamilyRun::json(const std::string& error) const {
             for (const auto& [name, value] : c.shape) j.field(name.c_str(), value);
             j.end_object();
             j.field("dtype", c.dtype);
-            j.field("reps", int64_t(c.timing.ms.size()));
+            j.field("reps", int64_t(c.reps > 0 ? c.reps : int(c.timing.ms.size())));
             j.field("median_ms", med);
             j.field("min_ms", c.timing.min());
             j.field("max_ms", c.timing.max());

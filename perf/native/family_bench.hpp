@@ -42,6 +42,7 @@ struct FamilyCase {
     std::string op, impl, variant, dtype = "f32";
     engram_suite::Dims shape;
     Timing timing;
+    int reps = 0;  // repetitions behind timing when it holds a summary (a peer's min, median, max)
     double flops = 0.0, bytes = 0.0;  // per call: FLOPs counted, bytes moved (0 = not given)
     std::map<std::string, double> metrics;  // named figures (cache bytes, per-token times, ratios)
     std::string notes;
@@ -73,7 +74,8 @@ public:
                            const engram_suite::Dims& shape, const std::string& dtype) const;
     // Runs `python3 script args`, reading one case per stdout line of the form
     //   CASE op impl variant dtype name=value,... median_ms min_ms max_ms reps flops
-    // Records why when the peer does not run (no python3 or no torch).
+    // The Python: ENGRAM_PYTHON, /usr/bin/python3, python3, the first that
+    // imports torch. Records why when the peer does not run.
     void run_peer(const std::string& script, const std::string& args);
     void fail(const std::string& why);
     bool failed() const { return !error_.empty(); }

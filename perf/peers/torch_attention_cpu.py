@@ -20,6 +20,7 @@ usage: torch_attention_cpu.py [--s 8192,131072] [--hq 32] [--hkv 8] [--d 128]
 """
 import argparse
 import json
+import os
 import time
 
 
@@ -52,8 +53,8 @@ def main():
     ap.add_argument("--json")
     a = ap.parse_args()
     import torch
-    if a.threads > 0:
-        torch.set_num_threads(a.threads)
+    # 0 = every core, as engram's threads 0 (torch may default to fewer).
+    torch.set_num_threads(a.threads if a.threads > 0 else (os.cpu_count() or 1))
     torch.manual_seed(1)
     types = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}
     g = a.hq // a.hkv

@@ -22,6 +22,7 @@ usage: torch_scan_cpu.py [--t 1024,8192,32768] [--h 16] [--k 128] [--v 128]
 """
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -89,8 +90,8 @@ def main():
     ap.add_argument("--json")
     a = ap.parse_args()
     import torch
-    if a.threads > 0:
-        torch.set_num_threads(a.threads)
+    # 0 = every core, as engram's threads 0 (torch may default to fewer).
+    torch.set_num_threads(a.threads if a.threads > 0 else (os.cpu_count() or 1))
     torch.manual_seed(1)
     scale = a.k ** -0.5
     cases = []
