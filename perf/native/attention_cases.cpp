@@ -40,7 +40,7 @@ const char kAttentionHelp[] =
     "                                    [--sink 64] [--w 1024] [--dtypes bf16,f32] [--n 4096]\n"
     "                                    [--prefill-s 4096] [--prefill-reps R] [--prefill-warmup W]\n"
     "                                    [--no-prefill 1] [--naive-max-s 131072]\n"
-    "                                    [--reps R] [--warmup W] [--threads T] [--seed S]\n"
+    "                                    [--reps R] [--warmup W] [--threads T] [--peer-threads T] [--seed S]\n"
     "                                    [--no-probes] [--no-peer] [--quick] [--note TEXT] [--json FILE]\n"
     "Decode over a KV cache of S tokens: dense, streaming (sink + window) at --short-s and --s,\n"
     "the DuoAttention mix (half the KV heads streaming); chunked prefill of --n tokens (dense\n"

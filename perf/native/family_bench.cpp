@@ -88,6 +88,7 @@ FamilySettings parse_family_settings(int argc, char** argv, int first, const std
         if (a == "--reps") s.reps = count(1);
         else if (a == "--warmup") s.warmup = count(0);
         else if (a == "--threads") s.threads = count(0);
+        else if (a == "--peer-threads") s.peer_threads = count(0);
         else if (a == "--seed") s.seed = uint64_t(count(1));
         else if (a == "--json") s.json_path = value();
         else if (a == "--note") s.note = value();
@@ -198,7 +199,7 @@ void FamilyRun::run_peer(const std::string& script, const std::string& args) {
         return;
     }
     const std::string path = peers_dir() + "/" + script;
-    const std::string cmd = "'" + python + "' '" + path + "' " + args + " --threads " + std::to_string(s_.threads) +
+    const std::string cmd = "'" + python + "' '" + path + "' " + args + " --threads " + std::to_string(s_.peer_threads >= 0 ? s_.peer_threads : s_.threads) +
                             " --reps " + std::to_string(s_.reps) + " --warmup " + std::to_string(s_.warmup);
     std::printf("running the PyTorch peer: %s\n", cmd.c_str());
     std::fflush(stdout);
@@ -264,6 +265,7 @@ std::string FamilyRun::json(const std::string& error) const {
     j.field("gemm_probe", limits_.gemm_probe);
     j.end_object();
     j.field("threads", s_.threads);
+    j.field("peer_threads", s_.peer_threads >= 0 ? s_.peer_threads : s_.threads);
     j.field("reps", s_.reps);
     j.field("warmup", s_.warmup);
     j.field("note", s_.note);

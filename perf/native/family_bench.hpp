@@ -20,6 +20,7 @@ namespace engram_bench {
 struct FamilySettings {
     std::string op;                      // the family: "scan", "attention"
     int reps = 3, warmup = 1, threads = 0;
+    int peer_threads = -1;               // --peer-threads: the peer's threads (-1 = threads)
     uint64_t seed = 1;
     bool probes = true, peer = true, quick = false;
     std::string json_path;
@@ -33,7 +34,8 @@ struct FamilySettings {
 };
 
 // Parses the options after `bench OP`: the common ones (--reps, --warmup,
-// --threads, --seed, --json, --no-probes, --no-peer, --quick, --note) and
+// --threads, --peer-threads, --seed, --json, --no-probes, --no-peer, --quick,
+// --note) and
 // the family's own `known` ones (each taking a value). Exits 2 on a usage error.
 FamilySettings parse_family_settings(int argc, char** argv, int first, const std::string& op,
                                      const std::vector<std::string>& known, const char* help);

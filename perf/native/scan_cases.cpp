@@ -35,7 +35,7 @@ const char kScanHelp[] =
     "usage: engram-bench bench scan [--t 1024,8192,32768] [--h 16] [--k 128] [--v 128]\n"
     "                               [--chunk 0] [--quadratic-max-t 8192] [--recurrent-max-t 32768]\n"
     "                               [--decode-far 1048576] [--decode-steps 64]\n"
-    "                               [--reps R] [--warmup W] [--threads T] [--seed S]\n"
+    "                               [--reps R] [--warmup W] [--threads T] [--peer-threads T] [--seed S]\n"
     "                               [--no-probes] [--no-peer] [--quick] [--note TEXT] [--json FILE]\n"
     "Chunked linear-attention forward (f32, no gate) against the quadratic form through the\n"
     "BLAS and the plain recurrence; decode time per token at position 1K and --decode-far;\n"
