@@ -355,7 +355,7 @@ int run_attention_bench(int argc, char** argv, int first) {
          "prefill-reps", "prefill-warmup"},
         kAttentionHelp);
     FamilyRun run(s);
-    const std::vector<std::string> dtypes = split_list(s.text("dtypes", "bf16,f32"));
+    const std::vector<std::string> dtypes = split_list(s.text("dtypes", s.text("dtype", "bf16,f32")));
     const int64_t S = s.integer("s", 131072), short_s = s.integer("short-s", 8192), n = s.integer("n", 4096);
     const bool prefill = s.integer("no-prefill", 0) == 0;
     try {

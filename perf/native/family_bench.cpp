@@ -1,6 +1,7 @@
 // family_bench.cpp — see family_bench.hpp.
 #include "family_bench.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -96,6 +97,24 @@ FamilySettings parse_family_settings(int argc, char** argv, int first, const std
         else if (a == "--no-peer") s.peer = false;
         else if (a == "--quick") s.quick = true;
         else if (a == "--help" || a == "-h") { std::fputs(help, stdout); std::exit(0); }
+        else if (a == "--backend") {
+            // What `engram bench OP` passes: these families have CPU kernels only.
+            const std::string b = value();
+            if (b != "cpu") family_usage("bench " + op + " runs on the CPU only (no " + b + " kernels yet)", help);
+        } else if (a == "--dtype") {
+            s.extra["dtype"] = value();
+        } else if (a == "--shape") {
+            // name=value,...: each a dimension option of the family (e.g. t=8192,h=16).
+            std::stringstream items(value());
+            std::string item;
+            while (std::getline(items, item, ',')) {
+                const size_t eq = item.find('=');
+                const std::string name = item.substr(0, eq);
+                if (eq == std::string::npos || std::find(known.begin(), known.end(), name) == known.end())
+                    family_usage("--shape: '" + item + "' is not name=value with a dimension of bench " + op, help);
+                s.extra[name] = item.substr(eq + 1);
+            }
+        }
         else {
             bool found = false;
             for (const std::string& k : known)
@@ -116,15 +135,20 @@ void FamilyRun::probe(int64_t m, int64_t n, int64_t k) {
     std::printf("probing limits: memory bandwidth ...\n");
     std::fflush(stdout);
     limits_.bandwidth_gbs = bandwidth_probe_gbs(s_.quick ? 2 : 5);
-    limits_.bandwidth_probe = std::string("stream triad, 3 x 256 MiB f32, all cores, best of ") +
-                              (s_.quick ? "2" : "5");
+    // The probes' threads: OpenMP's and the BLAS's own, as the environment sets them.
+    const char* omp = std::getenv("OMP_NUM_THREADS");
+    const char* blas = std::getenv("OPENBLAS_NUM_THREADS");
+    limits_.bandwidth_probe = std::string("stream triad, 3 x 256 MiB f32, ") +
+                              (omp ? std::string("OMP_NUM_THREADS=") + omp : std::string("all cores")) +
+                              ", best of " + (s_.quick ? "2" : "5");
     if (m > 0) {
         std::printf("probing limits: sgemm %lldx%lldx%lld ...\n", (long long)m, (long long)n, (long long)k);
         std::fflush(stdout);
         limits_.gemm_gflops = gemm_probe_gflops(m, n, k, 3);
         limits_.gemm_probe = limits_.gemm_gflops > 0
                                  ? std::string(NaiveCpu::blas()) + " sgemm " + std::to_string(m) + "x" +
-                                       std::to_string(n) + "x" + std::to_string(k) + " (A B^T), best of 3"
+                                       std::to_string(n) + "x" + std::to_string(k) + " (A B^T), best of 3" +
+                                       (blas ? std::string(", OPENBLAS_NUM_THREADS=") + blas : std::string())
                                  : "none: " + runtime_blas().name;
     }
     std::printf("limits: %.1f GB/s, %.1f GFLOP/s (%s)\n", limits_.bandwidth_gbs, limits_.gemm_gflops,

@@ -35,7 +35,8 @@ struct FamilySettings {
 
 // Parses the options after `bench OP`: the common ones (--reps, --warmup,
 // --threads, --peer-threads, --seed, --json, --no-probes, --no-peer, --quick,
-// --note) and
+// --note; --backend cpu, --dtype D (extra["dtype"]) and --shape name=value,...
+// (each name one of `known`), as `engram bench OP` passes them) and
 // the family's own `known` ones (each taking a value). Exits 2 on a usage error.
 FamilySettings parse_family_settings(int argc, char** argv, int first, const std::string& op,
                                      const std::vector<std::string>& known, const char* help);

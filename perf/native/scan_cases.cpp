@@ -313,9 +313,19 @@ int run_scan_bench(int argc, char** argv, int first) {
     const FamilySettings s = parse_family_settings(
         argc, argv, first, "scan",
         {"t", "h", "k", "v", "chunk", "quadratic-max-t", "recurrent-max-t", "decode-far", "decode-steps",
-         "peer-recurrent-max-t"},
+         "peer-recurrent-max-t", "b", "hk"},
         kScanHelp);
     FamilyRun run(s);
+    if (s.text("dtype", "f32") != "f32") {
+        std::fprintf(stderr, "engram-bench: bench scan times f32 inputs only (--dtype %s)\n", s.text("dtype", "").c_str());
+        return 2;
+    }
+    // One sequence, q/k heads = value heads (the suite's b and hk dims, as
+    // --shape may give them).
+    if (s.integer("b", 1) != 1 || s.integer("hk", s.integer("h", 16)) != s.integer("h", 16)) {
+        std::fprintf(stderr, "engram-bench: bench scan times b=1 and hk=h only\n");
+        return 2;
+    }
     const std::vector<int64_t> ts = s.integers("t", {1024, 8192, 32768});
     if (ts.empty()) {
         std::fprintf(stderr, "engram-bench: --t needs at least one length\n");
