@@ -320,13 +320,20 @@ std::string FamilyRun::json(const std::string& error) const {
                     j.field("frac_of_gemm_probe", c.flops / (med * 1e-3) / 1e9 / limits_.gemm_gflops);
             }
             if (c.bytes > 0) {
-                j.field("bytes_moved", c.bytes);
+                if (c.bytes == std::floor(c.bytes) && c.bytes < 9.0e15) j.field("bytes_moved", int64_t(c.bytes));
+                else j.field("bytes_moved", c.bytes);
                 j.field("gbs", med > 0 ? c.bytes / (med * 1e-3) / 1e9 : 0.0);
                 if (limits_.bandwidth_gbs > 0)
                     j.field("frac_of_bandwidth", c.bytes / (med * 1e-3) / 1e9 / limits_.bandwidth_gbs);
             }
             j.begin_object("metrics");
-            for (const auto& [name, value] : c.metrics) j.field(name.c_str(), value);
+            // Counts (bytes, tokens) exactly: integral values as integers.
+            for (const auto& [name, value] : c.metrics) {
+                if (std::isfinite(value) && value == std::floor(value) && std::fabs(value) < 9.0e15)
+                    j.field(name.c_str(), int64_t(value));
+                else
+                    j.field(name.c_str(), value);
+            }
             j.end_object();
             j.field("notes", c.notes);
             if (c.validation_shape.empty()) {
