@@ -5,7 +5,8 @@
 #   ./build.sh test       build, then native tests, sanitizer tests (ASan + UBSan,
 #                         a libFuzzer run of the C ABI per CPU ISA, ThreadSanitizer on
 #                         the concurrency tests), Python and managed tests, the NuGet
-#                         packages run from a local feed;
+#                         packages run from a local feed, the quick benchmark's ratio check
+#                         against perf/baselines;
 #                         ends with "N passed, N failed, N skipped"
 #   ./build.sh run        build, then `engram run` (verify + benchmark of CCE)
 #   ./build.sh bench ...  build, then `engram bench ...` with your arguments
@@ -332,6 +333,40 @@ run_gpu_check_dry_run() {
     PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
 }
 
+# The quick suite's ratio check against the committed baseline (perf/baselines/README.md):
+# a quick engram-bench run (well under a minute), compared on in-run ratios only (engram
+# time / naive time in the same run, which travel between machines and ignore how loaded
+# the machine is) with a tolerance wide enough for a noisy 2-core machine. A 2x slowdown
+# fails, noise does not (tests/Engram.Tests/BaselineCheckTests.cs, on recorded runs, reads
+# the tolerance from the line below).
+PERF_RATIO_TOLERANCE_PCT=50
+PERF_QUICK_ARGS=(bench cce --shape n=512,v=8192,d=256 --dtype f32 --threads 2 --variants exact,fused
+                 --reps 3 --max-reps 9 --budget 2 --warmup 1 --no-probes --samples 16)
+run_perf_ratio_check() {
+    local class="${ENGRAM_PERF_CLASS:-cpu-epyc-2c}" base new log rc
+    base="$ROOT/perf/baselines/$class/quick-cce.json"
+    new="$BUILD_DIR/perf-quick.json"
+    log="$BUILD_DIR.perf-ratio.log"
+    say "quick benchmark ratio check against perf/baselines/$class"
+    if [ ! -f "$base" ]; then
+        echo "    no baseline $base (ENGRAM_PERF_CLASS names a folder of perf/baselines)"; FAILED=$((FAILED + 1)); return
+    fi
+    if ! "$BUILD_DIR/bin/engram-bench" "${PERF_QUICK_ARGS[@]}" --json "$new" >"$log" 2>&1; then
+        tail -20 "$log"; FAILED=$((FAILED + 1)); return
+    fi
+    rc=0
+    engram_cli compare "$base" "$new" --ratios-only --tolerance "$PERF_RATIO_TOLERANCE_PCT" \
+        --markdown "$BUILD_DIR.perf-ratio.md" >>"$log" 2>&1 || rc=$?
+    if [ "$rc" -eq 0 ]; then
+        grep -E 'regression\(s\)' "$log" | tail -1 | sed 's/^/    /'
+        PASSED=$((PASSED + 1))
+    else
+        grep -E 'REGRESSED|incomparable|engram:' "$log" | head -10 | sed 's/^/    /'
+        echo "    perf ratio check failed (exit $rc); report: $BUILD_DIR.perf-ratio.md"
+        FAILED=$((FAILED + 1))
+    fi
+}
+
 test_all() {
     build_all
     run_ctest "$BUILD_DIR" "release"
@@ -352,6 +387,7 @@ test_all() {
     run_python_tests
     run_gpu_check_dry_run
     run_dotnet_tests_all
+    run_perf_ratio_check
     check_dotnet_package
     local line="$PASSED passed, $FAILED failed"
     [ "$SKIPPED" -gt 0 ] && line="$line, $SKIPPED skipped"

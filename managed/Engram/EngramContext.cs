@@ -186,6 +186,29 @@ public sealed class EngramContext : IDisposable
     /// <summary>The CCE port of the backend that runs <paramref name="op"/> on <paramref name="dtype"/>; it becomes the "last op" backend.</summary>
     internal ICceBackend Cce(EngramOp op, EngramDType dtype) => EngineFor(op, dtype).Cce;
 
+    /// <summary>The scan port of the backend that runs <paramref name="op"/> on <paramref name="dtype"/>.</summary>
+    internal IScanBackend Scan(EngramOp op, EngramDType dtype) => EngineFor(op, dtype).Scan;
+
+    /// <summary>The 2-bit weight port of the backend that runs <paramref name="op"/> on <paramref name="dtype"/>.</summary>
+    internal IQMatmulBackend QMatmul(EngramOp op, EngramDType dtype) => EngineFor(op, dtype).QMatmul;
+
+    /// <summary>
+    /// The attention port of <paramref name="backend"/> (the one holding a KV cache: its ops cannot move to
+    /// another backend), after checking that it runs <paramref name="op"/>; it becomes the "last op" backend.
+    /// </summary>
+    /// <exception cref="EngramException">It does not (<see cref="EngramStatus.Unsupported"/>, with its reason).</exception>
+    internal IAttentionBackend AttentionOn(EngramBackend backend, EngramOp op, EngramDType dtype)
+    {
+        ThrowIfDisposed();
+        int i = IndexOf(backend);
+        if (WhyNotSupported(backend, op, dtype) is { } why)
+            throw new EngramException(EngramStatus.Unsupported,
+                $"{EngramOps.Display(op)} with {DTypes.Name(dtype)} storage: the KV cache lives on {backend}, which does not run it: {why}");
+        var engine = Engine(i);
+        _last = engine;
+        return engine.Attention;
+    }
+
     /// <summary>The native CUDA backend's handle (opened if needed), for device memory and device-buffer ops.</summary>
     internal EngramContextHandle RequireNativeCuda(string what)
     {

@@ -42,9 +42,12 @@
  *    head whose scores are all -inf outputs NaN; a NaN or inf in a kept value
  *    column makes that output column NaN (0 * NaN and 0 * inf are NaN) unless
  *    other values already made it NaN.
- *  - Determinism: the work is split over KV heads with a static assignment and
- *    every head is reduced in token order by one worker, so results are
- *    bit-identical run to run and for any thread count (for a given CPU ISA).
+ *  - Determinism: decode cuts each KV head's tokens into fixed 1024-token parts
+ *    (whatever the thread count), spreads them statically over the workers
+ *    and merges a head's parts in order; the other ops split the work over KV
+ *    heads statically, each head reduced in token order by one worker. So
+ *    results are bit-identical run to run and for any thread count (for a
+ *    given CPU ISA).
  */
 #ifndef ENGRAM_ATTENTION_H
 #define ENGRAM_ATTENTION_H
@@ -180,6 +183,111 @@ ENGRAM_API engram_status engram_attention_prefill(engram_context* ctx,
                                                   engram_dtype dtype, const void* q,
                                                   const void* k, const void* v, void* out,
                                                   const engram_attention_options* opts);
+
+/* ---- Policies from a pattern (DuoAttention) --------------------------------
+   A pattern gives every (layer, KV head) a score: high = the head needs the
+   full cache (a retrieval head), low = sinks and a window suffice (a
+   streaming head); DuoAttention's per-head gate values, or a 0/1 pattern
+   (1 retrieval, 0 streaming). The file is a small JSON object (see
+   docs/attention.md):
+     {"layers": L, "kv_heads": H, "scores": [[s_0_0, ..., s_0_H-1], ..., [...]]}
+   The policy functions act like engram_attention_cache_set_policy: only on an
+   empty cache, and on any error the cache keeps its policy. */
+
+/* sparsity value of engram_attention_cache_load_pattern: no ratio, heads
+   whose score is below 0.5 stream (a 0/1 pattern applied as written). */
+#define ENGRAM_ATTENTION_PATTERN_THRESHOLD (-1.0f)
+
+/* Parses pattern text (text[0, bytes), no NUL needed) for a cache of
+   `layers` x `kv_heads` heads into scores [count = layers * kv_heads],
+   layer-major. A malformed text (the message gives line and column), a
+   shape other than layers x kv_heads, or a value that is not a finite f32:
+   ENGRAM_ERR_INVALID_ARGUMENT, scores untouched. */
+ENGRAM_API engram_status engram_attention_pattern_parse(const char* text, int64_t bytes,
+                                                        int32_t layers, int32_t kv_heads,
+                                                        float* scores, int64_t count);
+
+/* Sets the policy from per-head scores [count = layers * kv_heads]
+   (layer-major, finite): the round(sparsity * count) lowest-scoring heads
+   (ranked over all layers together, as DuoAttention does; ties: the lower
+   index first) become streaming, the others retrieval. sparsity in [0, 1]. */
+ENGRAM_API engram_status engram_attention_cache_set_policy_by_ratio(engram_context* ctx,
+                                                                    engram_attention_cache* cache,
+                                                                    const float* scores,
+                                                                    int64_t count, float sparsity);
+
+/* Reads the pattern file at `path` (UTF-8 path, at most 64 MiB), parses it
+   for the cache's layers x kv_heads, and sets the policy: by ratio as
+   engram_attention_cache_set_policy_by_ratio for sparsity in [0, 1], or by
+   threshold (score < 0.5 streams) for ENGRAM_ATTENTION_PATTERN_THRESHOLD.
+   A file that cannot be read (or is larger): ENGRAM_ERR_INVALID_ARGUMENT
+   naming path and the reason. */
+ENGRAM_API engram_status engram_attention_cache_load_pattern(engram_context* ctx,
+                                                             engram_attention_cache* cache,
+                                                             const char* path, float sparsity);
+
+/* ---- Double Sparsity ------------------------------------------------------
+   Per (layer, KV head) r "label" channels of the keys, chosen offline by
+   engram_attention_dsparse_calibrate. Once a layer has them
+   (engram_attention_dsparse_set_channels), the cache keeps a label cache
+   [H_kv, S, r] in step with the keys: every append (and prefill) stores each
+   key's label channels, in the same rows (a streaming head's wrap the same
+   way). engram_attention_dsparse_decode then ranks the tokens each head
+   keeps (a retrieval head all, a streaming head its sinks and window) by
+   approximate scores over the label channels, takes the top_k plus the
+   `recent` newest tokens, and runs exact attention over those only. */
+typedef ENGRAM_ENUM(engram_attention_sparse_op) {
+    ENGRAM_OP_ATTENTION_DSPARSE_CALIBRATE = 303,
+    ENGRAM_OP_ATTENTION_DSPARSE_DECODE = 304
+} engram_attention_sparse_op;
+
+/* Channel scores from sample queries and keys: for KV head h and channel j,
+   score_j = mean over its G = q_heads / kv_heads query heads g and the
+   `tokens` samples t of |q[h*G+g, t, j] * k[h, t, j]| (a query paired with
+   the key of the same token, double accumulation); channels [kv_heads, r]
+   receives each head's r highest-scoring channels (ties: the lower index;
+   NaN ranks highest, as torch.topk), in increasing order. q [q_heads, tokens,
+   D], k [kv_heads, tokens, D] of `dtype` (F32, F16, BF16). r in [1, D]. */
+ENGRAM_API engram_status engram_attention_dsparse_calibrate(engram_context* ctx, int64_t q_heads,
+                                                            int64_t kv_heads, int64_t tokens,
+                                                            int64_t head_dim, engram_dtype dtype,
+                                                            const void* q, const void* k, int32_t r,
+                                                            int32_t* channels);
+
+/* Gives `layer` its label channels [kv_heads, r] (each head's strictly
+   increasing, in [0, D)), r in [1, D], and builds its label cache from the
+   keys it already holds; replaces earlier channels. On error the layer keeps
+   its channels and labels. */
+ENGRAM_API engram_status engram_attention_dsparse_set_channels(engram_context* ctx,
+                                                               engram_attention_cache* cache,
+                                                               int32_t layer, int32_t r,
+                                                               const int32_t* channels);
+
+typedef struct engram_attention_dsparse_options {
+    uint32_t struct_size;       /* engram_attention_dsparse_options_init             */
+    float scale;                /* as engram_attention_options (0 = 1 / sqrt(D))      */
+    int64_t recent;             /* newest tokens always attended (default 64), >= 0  */
+} engram_attention_dsparse_options;
+
+ENGRAM_API engram_status engram_attention_dsparse_options_init(engram_attention_dsparse_options* opts);
+
+/* Double Sparsity decode of one new token at `layer` (q, out, q_heads, dtype
+   as engram_attention_decode). For each KV head, with K the tokens its
+   policy keeps (in position order) and n = min(recent, |K|): the approximate
+   score of each of the first |K| - n tokens t is a_t = sum_i qs[c_i] k_t[c_i]
+   over the head's label channels c_i, with qs the sum of the head's G query
+   rows (one ranking per KV head); the min(top_k, |K| - n) highest (ties: the
+   lower position; NaN ranks highest, as torch.topk) and the n newest are
+   attended exactly, as decode would over those tokens alone. top_k in
+   [1, S], S the layer's length; top_k = S is decode. The layer must have
+   label channels. Op stats as decode, plus "label_bytes_read". opts NULL =
+   defaults. */
+ENGRAM_API engram_status engram_attention_dsparse_decode(engram_context* ctx,
+                                                         engram_attention_cache* cache,
+                                                         int32_t layer, int64_t q_heads,
+                                                         engram_dtype dtype, const void* q,
+                                                         void* out, int64_t top_k,
+                                                         const engram_attention_dsparse_options* opts);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -167,6 +167,116 @@ ENGRAM_API engram_status engram_scan_linear_backward(engram_context* ctx,
                                                      const float* grad_final_state,
                                                      const engram_scan_grads* grads);
 
+/* ------------------------------------------------------------------------- */
+/* Delta rule and gated delta rule (ops 203-205)                              */
+/*                                                                             */
+/* Per sequence n and value head h, state S_t [K, V] fp32, S_0 the initial   */
+/* state (zeros when NULL):                                                    */
+/*   S_t = a_t (I - b_t k_t k_t^T) S_{t-1} + b_t k_t v_t^T                    */
+/*   o_t = scale * S_t^T q_t                                                   */
+/* (the paper's S_{t-1}(I - b k k^T) with the state stored [K, V]), with      */
+/* a_t = exp(g_t), g [B, T, H] fp32 log-decay (gated delta rule: Gated      */
+/* DeltaNet, Qwen3-Next) or a_t = 1 (plain delta rule, DeltaNet: g NULL);    */
+/* b_t = beta [B, T, H] fp32 (required).                                     */
+/* g = -inf resets the state (a_t = 0); NaN in g, beta, q, k or v spreads as */
+/* the recurrence spreads it. With qk_l2norm, q and k are first divided by  */
+/* sqrt(sum(x^2) + 1e-6) (per token and q/k head), then q by scale.          */
+/*                                                                             */
+/* The forward is chunked (UT transform): within a chunk of C tokens, with    */
+/* cumulative log-decay c_i (float64) and A[i, j] = b_i exp(c_i - c_j)        */
+/* k_i.k_j (j < i), the chunk's pseudo-values                                 */
+/*   U = (I + A)^{-1} (diag(b) V - diag(b exp(c)) K S)                         */
+/* by forward substitution, then O = scale ((Q K^T . D) U + diag(exp(c)) Q S)*/
+/* and S <- exp(c_last) S + (K . D_last)^T U. Equal to the token-by-token     */
+/* recurrence up to fp32 rounding; every exponent is a difference of nearby  */
+/* cumulative sums (no exp(-cumsum), stable for any T).                       */
+/*                                                                             */
+/* Shapes as the linear ops: q, k [B, T, Hk, K]; v, o [B, T, H, V]; g, beta  */
+/* [B, T, H]; states [N, H, K, V] with N = B, or with cu_seqlens (variable-  */
+/* length batch, B must be 1) N = number of sequences: cu_seqlens [N + 1]     */
+/* int32 or int64 token offsets, starting at 0, strictly increasing, ending  */
+/* at T; sequence n is tokens [cu[n], cu[n+1]) and starts from its own       */
+/* initial state. K, V <= 256; opts as for the linear ops (chunk_size,        */
+/* scale, output_dtype). Deterministic: one worker per (sequence, head).     */
+/* ------------------------------------------------------------------------- */
+
+/* Op ids (engram_op), continuing engram_scan_op; counter "chunks". */
+typedef ENGRAM_ENUM(engram_scan_delta_op) {
+    ENGRAM_OP_SCAN_DELTA_FORWARD = 203,
+    ENGRAM_OP_SCAN_DELTA_DECODE = 204,
+    ENGRAM_OP_SCAN_DELTA_BACKWARD = 205
+} engram_scan_delta_op;
+
+typedef struct engram_scan_delta_inputs {
+    uint32_t struct_size;
+    int32_t dtype;              /* engram_dtype of q, k, v: F32, F16 or BF16        */
+    int32_t qk_l2norm;          /* 1: L2-normalise q and k inside the op; 0: no    */
+    int32_t cu_seqlens_dtype;   /* ENGRAM_DTYPE_I32 or I64 (when cu_seqlens set)   */
+    int64_t batch;              /* B (1 with cu_seqlens)                            */
+    int64_t t;                  /* T tokens per sequence (all tokens with cu_seqlens;
+                                   the decode step: 1)                              */
+    int64_t heads;              /* H value heads (and g / beta / state heads)       */
+    int64_t qk_heads;           /* Hk q/k heads, dividing H; 0 = H                 */
+    int64_t k_dim;              /* K                                                */
+    int64_t v_dim;              /* V                                                */
+    int64_t num_seqs;           /* N with cu_seqlens; must be 0 without            */
+    const void* q;              /* [B, T, Hk, K]                                    */
+    const void* k;              /* [B, T, Hk, K]                                    */
+    const void* v;              /* [B, T, H, V]                                     */
+    const float* g;             /* [B, T, H] log-decay (gated), NULL = plain delta  */
+    const float* beta;          /* [B, T, H] write strength (required)             */
+    const float* initial_state; /* [N, H, K, V] fp32, NULL = zeros                  */
+    const void* cu_seqlens;     /* [N + 1] offsets, NULL = B sequences of T tokens  */
+} engram_scan_delta_inputs;
+
+/* Gradients of the delta forward (each may be NULL, at least one set;
+   overwritten): dq, dk, dv in `dtype` (F32 or the inputs' dtype), dg (must be
+   NULL for the plain rule), dbeta and d_initial_state fp32. With grouped
+   heads dq and dk sum over the value heads sharing a q/k head. With
+   qk_l2norm the gradients are with respect to the unnormalised q and k. */
+typedef struct engram_scan_delta_grads {
+    uint32_t struct_size;
+    int32_t dtype;
+    void* dq;                   /* [B, T, Hk, K]                                    */
+    void* dk;                   /* [B, T, Hk, K]                                    */
+    void* dv;                   /* [B, T, H, V]                                     */
+    float* dg;                  /* [B, T, H]                                        */
+    float* dbeta;               /* [B, T, H]                                        */
+    float* d_initial_state;     /* [N, H, K, V]                                     */
+} engram_scan_delta_grads;
+
+ENGRAM_API engram_status engram_scan_delta_inputs_init(engram_scan_delta_inputs* inputs);
+ENGRAM_API engram_status engram_scan_delta_grads_init(engram_scan_delta_grads* grads);
+
+/* Chunked forward: o [B, T, H, V] in opts->output_dtype; final_state NULL or
+   [N, H, K, V] fp32 (S after each sequence's last token): a sequence split in
+   pieces, each piece's final_state the next one's initial_state, equals one
+   pass (bit-identical when cut on a chunk boundary). No overlaps. */
+ENGRAM_API engram_status engram_scan_delta_forward(engram_context* ctx,
+                                                   const engram_scan_delta_inputs* in,
+                                                   const engram_scan_options* opts, void* o,
+                                                   float* final_state);
+
+/* One token per sequence: in->t must be 1 and cu_seqlens NULL; o [B, 1, H, V]
+   and state_out [B, H, K, V] (required; may be in->initial_state itself,
+   updated in place; any other overlap is rejected). Constant time per token. */
+ENGRAM_API engram_status engram_scan_delta_decode(engram_context* ctx,
+                                                  const engram_scan_delta_inputs* in,
+                                                  const engram_scan_options* opts, void* o,
+                                                  float* state_out);
+
+/* Backward of engram_scan_delta_forward for the same in and opts: grad_o
+   [B, T, H, V] in o's dtype, grad_final_state NULL (zero) or [N, H, K, V].
+   Recomputes the token states from a checkpoint per chunk (scratch per
+   worker about (ceil(T / C) + C + 2) K V floats) and runs the recurrence
+   backwards token by token (O(T K V) per head). Deterministic. */
+ENGRAM_API engram_status engram_scan_delta_backward(engram_context* ctx,
+                                                    const engram_scan_delta_inputs* in,
+                                                    const engram_scan_options* opts,
+                                                    const void* grad_o,
+                                                    const float* grad_final_state,
+                                                    const engram_scan_delta_grads* grads);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -25,6 +25,10 @@ public:
     // Every rank's `bytes` of host memory, concatenated in rank order (for the
     // collective argument check; always host memory).
     virtual void allgather_bytes(const void* mine, int64_t bytes, void* all) = 0;
+    // Rank r's counts[r] bytes, concatenated in rank order into `all` (the sum
+    // of counts); every rank passes the same counts (head-parallel attention:
+    // ranks hold uneven numbers of heads).
+    virtual void allgatherv_bytes(const void* mine, const std::vector<int64_t>& counts, void* all) = 0;
     // Bytes this rank sent so far (communication volume).
     virtual uint64_t bytes_sent() const = 0;
 };

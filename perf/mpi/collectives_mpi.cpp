@@ -38,6 +38,23 @@ public:
         sent_ += uint64_t(bytes) * uint64_t(size_ - 1);
     }
 
+    void allgatherv_bytes(const void* mine, const std::vector<int64_t>& counts, void* all) override {
+        if (counts.size() != size_t(size_)) throw std::runtime_error("allgatherv: one count per rank needed");
+        std::vector<int> sizes(counts.size()), offsets(counts.size());
+        int64_t at = 0;
+        for (size_t r = 0; r < counts.size(); ++r) {
+            if (counts[r] < 0 || at + counts[r] > kMaxPiece)
+                throw std::runtime_error("allgatherv of more than 1 GiB in all");
+            sizes[r] = int(counts[r]);
+            offsets[r] = int(at);
+            at += counts[r];
+        }
+        check(MPI_Allgatherv(mine, sizes[size_t(rank_)], MPI_BYTE, all, sizes.data(), offsets.data(),
+                             MPI_BYTE, MPI_COMM_WORLD),
+              "MPI_Allgatherv");
+        sent_ += uint64_t(sizes[size_t(rank_)]) * uint64_t(size_ - 1);
+    }
+
     // Segment s of the array is summed by rank s: an all-to-all hands every
     // rank the R copies of its segment, it adds them in rank order, and an
     // all-gather returns the sums. 2 (R - 1) / R of the array crosses the

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bench_problem.hpp"
+#include "bench_stats.hpp"
 #include "bench_util.hpp"
 
 namespace engram_bench {
@@ -27,6 +28,10 @@ struct Settings {
     int64_t n = 4096, v = 32768, d = 1024;
     std::string dtype = "f32";
     int reps = 3, warmup = 1, threads = 0, samples = 64;
+    // Repetitions beyond `reps` (the minimum) until the spread settles, the
+    // case's time budget is spent or max_reps is reached (bench_stats.hpp).
+    int max_reps = 20;
+    double budget_s = 10.0, target_spread = 0.02, noisy_spread = 0.05;
     std::vector<std::string> variants{"exact", "fused", "filtered", "fused-filtered"};
     // CPU scratch budgets (engram_cce_options.scratch_bytes) for extra runs of
     // the one-pass fused forward+backward, one case each: the time/memory curve.
@@ -38,6 +43,15 @@ struct Settings {
     const CaseSink* sink = nullptr;
 
     bool wants(const std::string& variant) const;
+    RepetitionPolicy repetitions() const {
+        RepetitionPolicy p;
+        p.min_reps = reps;
+        p.max_reps = max_reps;
+        p.budget_ms = 1000.0 * budget_s;
+        p.target_spread = target_spread;
+        p.noisy_spread = noisy_spread;
+        return p;
+    }
 };
 
 struct Case {
@@ -99,7 +113,7 @@ private:
     std::string backend_;
 };
 
-// Writes the engram-bench/2 JSON (docs/bench-json.md); vs_naive and the
+// Writes the engram-bench/3 JSON (docs/bench-json.md); vs_naive and the
 // fractions of the limits are derived here.
 std::string to_json(const Settings& s, const std::vector<Case>& cases, const Limits& limits,
                     const InputStats& inputs, const std::string& machine_cpu, int cpu_threads,

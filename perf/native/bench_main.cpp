@@ -6,10 +6,12 @@
 //                       [--threads T] [--json FILE|-]
 //   engram-bench bench OP [--backend cpu|cuda] [--shape n=N,v=V,d=D]
 //                    [--dtype f32|f16|bf16] [--reps R] [--warmup W] [--threads T]
+//                    [--max-reps M] [--budget SECONDS] [--target-spread X] [--noisy-spread X]
 //                    [--variants a,b,...] [--filter-eps X] [--samples S]
 //                    [--no-naive] [--no-probes] [--json FILE] [--seed S]
 //   engram-bench cce ...      (the same as `bench cce ...`; --n/--v/--d also work)
 //   engram-bench probe [--json FILE]
+//   engram-bench profile OP [--phase P] [--iters N] ...   (bench_profile.hpp)
 //
 // `verify` runs a suite's awkward cases against the float64 reference. `bench`
 // first checks every engram case it will time against the float64 reference
@@ -17,7 +19,7 @@
 // (fail closed); then it measures the machine's limits (memory bandwidth, BLAS
 // GEMM at the benchmark's size) in the same process, engram's CCE variants
 // and the naive materialised method on the same inputs, and writes
-// docs/bench-json.md (engram-bench/2).
+// docs/bench-json.md (engram-bench/3).
 // Exit status: 0 ok, 1 a case failed or a result is wrong, 2 usage error.
 #include <cmath>
 #include <cstdio>
@@ -31,10 +33,12 @@
 
 #include "bench_case.hpp"
 #include "bench_problem.hpp"
+#include "bench_profile.hpp"
 #include "bench_suites.hpp"
 #include "cases_cpu.hpp"
 #include "engram.h"
 #include "naive_cpu.hpp"
+#include "qmatmul_cases.hpp"
 #include "registry.hpp"
 #include "runtime_blas.hpp"
 #include "attention_cases.hpp"
@@ -82,6 +86,7 @@ const char kHelp[] =
     "                           [--threads T] [--json FILE|-]\n"
     "       engram-bench bench OP [options]     (engram-bench cce ... = bench cce ...)\n"
     "       engram-bench probe [--json FILE]\n"
+    "       engram-bench profile OP [--phase forward|backward|forward_backward] [--iters N]\n"
     "       engram-bench --help\n"
     "\n"
     "list     the case suites: ops, named dimensions, verify and bench shapes\n"
@@ -90,13 +95,23 @@ const char kHelp[] =
     "         every engram variant is first checked against the float64 reference on a\n"
     "         reduced shape, and a wrong result fails the run (exit 1, \"error\" in the JSON)\n"
     "probe    only the machine's limits (stream triad bandwidth, BLAS sgemm)\n"
+    "profile  a plain loop over one op and phase for perf, ncu and nsys (options below)\n"
     "\n"
     "bench options:\n"
     "  --backend cpu|cuda       backend (default cpu)\n"
     "  --shape n=N,v=V,d=D      the suite's named dimensions (default n=4096,v=32768,d=1024);\n"
     "                           --n, --v, --d set one each\n"
     "  --dtype f32|f16|bf16     input dtype (default f32)\n"
-    "  --reps R, --warmup W     timed and untimed repetitions per case (default 3, 1)\n"
+    "  --reps R, --warmup W     at least R timed repetitions per case after W untimed ones\n"
+    "                           (default 3, 1); --reps alone: exactly R\n"
+    "  --max-reps M             then more repetitions, up to M (default 20 without --reps),\n"
+    "                           until the spread settles (--target-spread) or the case's\n"
+    "                           budget is spent\n"
+    "  --budget SECONDS         timed seconds per case before it stops repeating (default 10)\n"
+    "  --target-spread X        relative robust spread (1.4826 MAD / median) that counts as\n"
+    "                           settled (default 0.02)\n"
+    "  --noisy-spread X         a final spread above X is warned about and marked \"noisy\"\n"
+    "                           in the JSON: another process probably took a core (default 0.05)\n"
     "  --threads T              CPU worker threads (default 0: all cores)\n"
     "  --variants LIST          exact,fused,filtered,fused-filtered (default all)\n"
     "  --filter-eps X           gradient filter of the filtered variants (default 2^-12)\n"
@@ -106,7 +121,7 @@ const char kHelp[] =
     "  --no-naive               skip the naive materialised method\n"
     "  --no-probes              skip the bandwidth and GEMM probes\n"
     "  --seed S                 input seed (default 1)\n"
-    "  --json FILE              write the engram-bench/2 JSON (docs/bench-json.md)\n"
+    "  --json FILE              write the engram-bench/3 JSON (docs/bench-json.md)\n"
     "  --quiet                  no per-case lines\n";
 
 [[noreturn]] void usage(const char* msg) {
@@ -144,6 +159,15 @@ long long positive(const std::string& option, const std::string& v) {
     char* end = nullptr;
     const long long x = std::strtoll(v.c_str(), &end, 10);
     if (v.empty() || !end || *end || x <= 0) usage(("bad value for " + option + ": " + v).c_str());
+    return x;
+}
+
+// A finite number >= 0 ("0.02", "10").
+double fraction(const std::string& option, const std::string& v) {
+    char* end = nullptr;
+    const double x = std::strtod(v.c_str(), &end);
+    if (v.empty() || !end || *end || !(x >= 0) || !std::isfinite(x))
+        usage(("bad value for " + option + ": " + v + " (a number >= 0)").c_str());
     return x;
 }
 
@@ -198,6 +222,7 @@ Settings parse_bench(int argc, char** argv, int first, const std::string& op) {
     if (!suite || suite->family() != op)
         usage(("unknown op '" + op + "' to benchmark; ops:" + known_ops()).c_str());
     s.op = op;
+    bool reps_given = false, max_reps_given = false;
     for (int i = first; i < argc; ++i) {
         const std::string a = argv[i];
         auto value = [&]() -> std::string {
@@ -210,8 +235,12 @@ Settings parse_bench(int argc, char** argv, int first, const std::string& op) {
         else if (a == "--v") s.v = positive(a, value());
         else if (a == "--d") s.d = positive(a, value());
         else if (a == "--dtype") s.dtype = value();
-        else if (a == "--reps") s.reps = int(positive(a, value()));
+        else if (a == "--reps") { s.reps = int(positive(a, value())); reps_given = true; }
         else if (a == "--warmup") { s.warmup = std::atoi(value().c_str()); }
+        else if (a == "--max-reps") { s.max_reps = int(positive(a, value())); max_reps_given = true; }
+        else if (a == "--budget") s.budget_s = fraction(a, value());
+        else if (a == "--target-spread") s.target_spread = fraction(a, value());
+        else if (a == "--noisy-spread") s.noisy_spread = fraction(a, value());
         else if (a == "--threads") s.threads = std::atoi(value().c_str());
         else if (a == "--variants") s.variants = split(value());
         else if (a == "--scratch") s.scratch_budgets = byte_sizes(a, value());
@@ -224,6 +253,12 @@ Settings parse_bench(int argc, char** argv, int first, const std::string& op) {
         else if (a == "--quiet") s.quiet = true;
         else usage(("unknown option " + a).c_str());
     }
+    // --reps R alone asks for exactly R repetitions (as before the adaptive policy:
+    // scripts with a deadline, compute-sanitizer runs); with --max-reps, or neither
+    // given, repetitions continue until the spread settles.
+    if (reps_given && !max_reps_given) s.max_reps = s.reps;
+    if (s.max_reps < s.reps) s.max_reps = s.reps;
+    if (const std::string bad = s.repetitions().invalid(); !bad.empty()) usage(bad.c_str());
     if (s.backend != "cpu" && s.backend != "cuda") usage("--backend must be cpu or cuda");
     if (s.dtype != "f32" && s.dtype != "f16" && s.dtype != "bf16") usage("--dtype must be f32, f16 or bf16");
     for (const std::string& v : s.variants)
@@ -266,8 +301,11 @@ int main(int argc, char** argv) {
     const std::string cmd = argv[1];
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
         std::fputs(kHelp, stdout);
+        std::fputs("\n", stdout);
+        std::fputs(kProfileHelp, stdout);
         return 0;
     }
+    if (cmd == "profile") return profile_command(argc, argv, 2);
     if (cmd == "list") {
         std::string json;
         for (int i = 2; i < argc; ++i) {
@@ -277,6 +315,8 @@ int main(int argc, char** argv) {
         return run_list(json);
     }
     if (cmd == "verify") return run_verify(parse_verify(argc, argv));
+    if (cmd == "bench" && argc >= 3 && std::string(argv[2]) == "qmatmul")
+        return run_qmatmul_bench(argc, argv, 3);  // its own shapes and baselines
     // Families with their own timed cases and options (scan_cases.cpp, attention_cases.cpp).
     if (cmd == "bench" && argc >= 3 && std::string(argv[2]) == "scan") return run_scan_bench(argc, argv, 3);
     if (cmd == "bench" && argc >= 3 && std::string(argv[2]) == "attention")

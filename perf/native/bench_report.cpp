@@ -1,8 +1,11 @@
 // bench_report.cpp — JSON and log lines for the benchmark cases.
 #include <algorithm>
+#include <cstdio>
 #include <ctime>
 
 #include "bench_case.hpp"
+#include "bench_machine.hpp"
+#include "bench_stats.hpp"
 #include "engram.h"
 
 namespace engram_bench {
@@ -15,6 +18,11 @@ void CaseRunner::run(std::vector<Case>& out) {
     auto add = [&](Case c) {
         out.push_back(std::move(c));
         print_case(out.back(), out);
+        const SampleStats st = summarize(out.back().timing.ms);
+        if (st.rel_spread > s_.noisy_spread)
+            std::fprintf(stderr, "engram-bench: warning: %s\n",
+                         noisy_warning(out.back().op + " " + out.back().impl + " " + out.back().variant,
+                                       st, s_.noisy_spread).c_str());
         if (s_.sink) s_.sink->added(out);
     };
     if (s_.naive) add(naive_case(false));
@@ -82,7 +90,7 @@ std::string to_json(const Settings& s, const std::vector<Case>& cases, const Lim
                     const std::string& isa, const std::string& gpu, const std::string& error) {
     Json j;
     j.begin_object();
-    j.field("schema", "engram-bench/2");
+    j.field("schema", "engram-bench/3");
     j.field("op", s.op);
     j.begin_object("shape");
     j.field("n", s.n);
@@ -93,11 +101,16 @@ std::string to_json(const Settings& s, const std::vector<Case>& cases, const Lim
     j.field("backend", s.backend);
     j.field("created_utc", utc_now());
     j.field("engram_version", engram_version());
-    j.begin_object("machine");
-    j.field("cpu", machine_cpu);
-    j.field("cpu_threads", cpu_threads);
-    j.field("isa", isa);
-    if (gpu.empty()) j.null("gpu"); else j.field("gpu", gpu);
+    write_machine(j, machine_cpu, cpu_threads, isa, gpu);
+    write_build(j);
+    const RepetitionPolicy policy = s.repetitions();
+    j.begin_object("repetitions");
+    j.field("min_reps", policy.min_reps);
+    j.field("max_reps", policy.max_reps);
+    j.field("budget_s", s.budget_s);
+    j.field("target_spread", policy.target_spread);
+    j.field("noisy_spread", policy.noisy_spread);
+    j.field("warmup", s.warmup);
     j.end_object();
     j.begin_object("limits");
     j.field("bandwidth_gbs", limits.bandwidth_gbs);
@@ -116,6 +129,14 @@ std::string to_json(const Settings& s, const std::vector<Case>& cases, const Lim
             "gradient 1 per token");
     j.end_object();
     j.field("threads", s.threads);
+    // One line per case whose spread is too large to trust.
+    j.begin_array("warnings");
+    for (const Case& c : cases) {
+        const SampleStats st = summarize(c.timing.ms);
+        if (st.rel_spread > policy.noisy_spread)
+            j.field(nullptr, noisy_warning(c.op + " " + c.impl + " " + c.variant, st, policy.noisy_spread));
+    }
+    j.end_array();
     // Fail closed: a run whose results are wrong reports why, and no cases.
     if (error.empty()) j.null("error"); else j.field("error", error);
     j.begin_array("cases");
@@ -138,6 +159,15 @@ std::string to_json(const Settings& s, const std::vector<Case>& cases, const Lim
         j.field("median_ms", med);
         j.field("min_ms", c.timing.min());
         j.field("max_ms", c.timing.max());
+        {
+            const SampleStats st = summarize(c.timing.ms);
+            j.field("mad_ms", st.mad);
+            j.field("spread", st.rel_spread);
+            j.field("noisy", st.rel_spread > policy.noisy_spread);
+            j.begin_array("samples_ms");
+            for (double x : c.timing.ms) j.field(nullptr, x);
+            j.end_array();
+        }
         j.field("peak_extra_bytes", int64_t(c.peak_extra_bytes));
         if (c.rss_peak_delta_bytes >= 0) j.field("rss_peak_delta_bytes", c.rss_peak_delta_bytes);
         else j.null("rss_peak_delta_bytes");
@@ -189,7 +219,8 @@ void print_case(const Case& c, const std::vector<Case>& all) {
         std::printf("  x%.3f of naive", med / base->timing.median());
     if (c.max_abs_err >= 0) std::printf("  err %.2e", c.max_abs_err);
     if (c.blocks_skipped_frac >= 0) std::printf("  skipped %.1f%%", 100.0 * c.blocks_skipped_frac);
-    std::printf("\n");
+    const SampleStats st = summarize(c.timing.ms);
+    std::printf("  %d reps, spread %.1f%%\n", st.n, 100.0 * st.rel_spread);
     std::fflush(stdout);
 }
 

@@ -49,13 +49,16 @@ private:
     // Times fn; peak scratch from the context, peak RSS from the OS.
     void measure(Case& c, const std::function<void()>& fn, const std::function<uint64_t()>& peak) {
         for (int i = 0; i < s_.warmup; ++i) fn();
-        for (int i = 0; i < s_.reps; ++i) {
+        const RepetitionPolicy policy = s_.repetitions();
+        double spent = 0.0;
+        while (policy.more(c.timing.ms, spent)) {
             check(engram_context_reset_peak_memory(ctx_), "reset peak");
             const int64_t rss0 = rss_bytes();
             const bool rss_ok = reset_peak_rss();
             const double t0 = now_ms();
             fn();
             c.timing.ms.push_back(now_ms() - t0);
+            spent += c.timing.ms.back();
             c.peak_extra_bytes = std::max(c.peak_extra_bytes, peak());
             if (rss_ok)
                 c.rss_peak_delta_bytes = std::max<int64_t>(c.rss_peak_delta_bytes, peak_rss_bytes() - rss0);

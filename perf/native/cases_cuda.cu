@@ -92,13 +92,16 @@ private:
         for (int i = 0; i < s_.warmup; ++i) fn();
         check(engram_synchronize(ctx_), "synchronize");
         Timing t;
-        for (int i = 0; i < s_.reps; ++i) {
+        const RepetitionPolicy policy = s_.repetitions();
+        double spent = 0.0;
+        while (policy.more(t.ms, spent)) {
             check(engram_event_record(ctx_, start_), "record");
             fn();
             check(engram_event_record(ctx_, stop_), "record");
             float ms = 0.0f;
             check(engram_event_elapsed_ms(start_, stop_, &ms), "elapsed");
             t.ms.push_back(ms);
+            spent += ms;
         }
         return t;
     }

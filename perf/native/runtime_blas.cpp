@@ -21,6 +21,8 @@ RuntimeBlas load() {
         if (!handle) continue;
         if (void* fn = dlsym(handle, "cblas_sgemm")) {
             blas.sgemm = reinterpret_cast<CblasSgemm>(fn);
+            blas.sgemv = reinterpret_cast<CblasSgemv>(dlsym(handle, "cblas_sgemv"));
+            blas.sbgemm = reinterpret_cast<CblasSbgemm>(dlsym(handle, "cblas_sbgemm"));
             blas.name = lib;
             return blas;  // kept loaded for the life of the process
         }

@@ -4,6 +4,7 @@
 // names what was used.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace engram_bench {
@@ -14,8 +15,18 @@ using CblasSgemm = void (*)(int order, int trans_a, int trans_b, int m, int n, i
                             int ldc);
 constexpr int kCblasRowMajor = 101, kCblasNoTrans = 111, kCblasTrans = 112;
 
+// cblas_sgemv (y = alpha A x + beta y) and OpenBLAS's cblas_sbgemm (bf16
+// operands as uint16_t, f32 result; only in OpenBLAS builds with bfloat16).
+using CblasSgemv = void (*)(int order, int trans, int m, int n, float alpha, const float* a,
+                            int lda, const float* x, int incx, float beta, float* y, int incy);
+using CblasSbgemm = void (*)(int order, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                             const uint16_t* a, int lda, const uint16_t* b, int ldb, float beta,
+                             float* c, int ldc);
+
 struct RuntimeBlas {
     CblasSgemm sgemm = nullptr;  // null: no BLAS found
+    CblasSgemv sgemv = nullptr;    // from the same library; null if it lacks it
+    CblasSbgemm sbgemm = nullptr;  // likewise
     std::string name;            // the library loaded, or why none was
 };
 

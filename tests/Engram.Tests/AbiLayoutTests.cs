@@ -20,6 +20,13 @@ public sealed class AbiLayoutTests
         (typeof(EngramCceOptions), "engram_cce_options"),
         (typeof(EngramCceInputs), "engram_cce_inputs"),
         (typeof(EngramCceGrads), "engram_cce_grads"),
+        (typeof(EngramScanOptions), "engram_scan_options"),
+        (typeof(EngramScanInputs), "engram_scan_inputs"),
+        (typeof(EngramScanGrads), "engram_scan_grads"),
+        (typeof(EngramAttentionCacheConfig), "engram_attention_cache_config"),
+        (typeof(EngramAttentionCacheInfo), "engram_attention_cache_info"),
+        (typeof(EngramAttentionOptions), "engram_attention_options"),
+        (typeof(EngramQWeight), "engram_qweight"),
     ];
 
     private static IEnumerable<TestCaseData> StructCases() =>
@@ -89,6 +96,20 @@ public sealed class AbiLayoutTests
         NativeMethods.Check(NativeMethods.engram_memory_stats_init(&m));
         NativeMethods.Check(NativeMethods.engram_op_stats_init(&s));
         NativeMethods.Check(NativeMethods.engram_device_info_init(&d));
+        EngramScanOptions so;
+        EngramScanInputs si;
+        EngramScanGrads sg;
+        EngramAttentionCacheConfig ac;
+        EngramAttentionCacheInfo ai;
+        EngramAttentionOptions ao;
+        EngramQWeight qw;
+        NativeMethods.Check(NativeMethods.engram_scan_options_init(&so));
+        NativeMethods.Check(NativeMethods.engram_scan_inputs_init(&si));
+        NativeMethods.Check(NativeMethods.engram_scan_grads_init(&sg));
+        NativeMethods.Check(NativeMethods.engram_attention_cache_config_init(&ac));
+        NativeMethods.Check(NativeMethods.engram_attention_cache_info_init(&ai));
+        NativeMethods.Check(NativeMethods.engram_attention_options_init(&ao));
+        NativeMethods.Check(NativeMethods.engram_qweight_init(&qw));
         (uint Written, int Managed, string Name)[] sizes =
         [
             (o.struct_size, sizeof(EngramCceOptions), "engram_cce_options"),
@@ -98,6 +119,13 @@ public sealed class AbiLayoutTests
             (m.struct_size, sizeof(EngramMemoryStats), "engram_memory_stats"),
             (s.struct_size, sizeof(EngramOpStats), "engram_op_stats"),
             (d.struct_size, sizeof(EngramDeviceInfo), "engram_device_info"),
+            (so.struct_size, sizeof(EngramScanOptions), "engram_scan_options"),
+            (si.struct_size, sizeof(EngramScanInputs), "engram_scan_inputs"),
+            (sg.struct_size, sizeof(EngramScanGrads), "engram_scan_grads"),
+            (ac.struct_size, sizeof(EngramAttentionCacheConfig), "engram_attention_cache_config"),
+            (ai.struct_size, sizeof(EngramAttentionCacheInfo), "engram_attention_cache_info"),
+            (ao.struct_size, sizeof(EngramAttentionOptions), "engram_attention_options"),
+            (qw.struct_size, sizeof(EngramQWeight), "engram_qweight"),
         ];
         foreach (var (written, managed, name) in sizes)
             Assert.That(written, Is.EqualTo((uint)managed), name);
@@ -119,6 +147,36 @@ public sealed class AbiLayoutTests
             Assert.That(managed.z_loss, Is.EqualTo(n.z_loss), "z_loss");
             Assert.That(managed.filter_eps, Is.EqualTo(n.filter_eps), "filter_eps");
             Assert.That(managed.check_targets, Is.EqualTo(n.check_targets), "check_targets");
+        });
+    }
+
+    [Test]
+    public unsafe void DefaultScanAttentionAndCacheOptionsMatchTheManagedDefaults()
+    {
+        EngramScanOptions so;
+        EngramAttentionOptions ao;
+        EngramAttentionCacheConfig ac;
+        NativeMethods.Check(NativeMethods.engram_scan_options_init(&so));
+        NativeMethods.Check(NativeMethods.engram_attention_options_init(&ao));
+        NativeMethods.Check(NativeMethods.engram_attention_cache_config_init(&ac));
+        var (nso, nao, nac) = (so, ao, ac);
+        var scan = Engram.Ops.ScanOptions.Default.ToNative(EngramDType.F32);
+        var attention = Engram.Ops.AttentionOptions.Default.ToNative();
+        var cache = new Engram.Ops.KvCacheConfig().ToNative(null);
+        Assert.Multiple(() =>
+        {
+            Assert.That(scan.chunk_size, Is.EqualTo(nso.chunk_size), "scan chunk_size");
+            Assert.That(scan.scale, Is.EqualTo(nso.scale), "scan scale");
+            Assert.That(nso.output_dtype, Is.EqualTo(NativeMethods.ScanOutputDTypeInput), "scan output_dtype");
+            Assert.That(attention.scale, Is.EqualTo(nao.scale), "attention scale");
+            Assert.That(cache.dtype, Is.EqualTo(nac.dtype), "cache dtype");
+            Assert.That(cache.layers, Is.EqualTo(nac.layers), "cache layers");
+            Assert.That(cache.kv_heads, Is.EqualTo(nac.kv_heads), "cache kv_heads");
+            Assert.That(cache.head_dim, Is.EqualTo(nac.head_dim), "cache head_dim");
+            Assert.That(cache.sink_tokens, Is.EqualTo(nac.sink_tokens), "cache sink_tokens");
+            Assert.That(cache.window, Is.EqualTo(nac.window), "cache window");
+            Assert.That(cache.capacity, Is.EqualTo(nac.capacity), "cache capacity");
+            Assert.That(cache.struct_size, Is.EqualTo(nac.struct_size), "cache struct_size");
         });
     }
 

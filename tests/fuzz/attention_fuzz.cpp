@@ -1,5 +1,6 @@
 // attention_fuzz.cpp — see attention_fuzz.hpp.
 #include "attention_fuzz.hpp"
+#include "attention_sparse_fuzz.hpp"
 
 #include <cmath>
 #include <string>
@@ -144,6 +145,12 @@ void check_attention(const Model& m, int32_t layer, int64_t hq, int64_t tokens, 
 }  // namespace
 
 void fuzz_attention(FuzzedDataProvider& in, engram_context* ctx) {
+    // The pattern loader and Double Sparsity (attention_sparse_fuzz.cpp).
+    switch (in.ConsumeIntegralInRange(0, 7)) {
+        case 6: fuzz_attention_pattern(in, ctx); return;
+        case 7: fuzz_attention_dsparse(in, ctx); return;
+        default: break;
+    }
     expect("set_threads", engram_context_set_threads(ctx, in.ConsumeIntegralInRange(1, 3)), ENGRAM_OK);
     Model m;
     engram_attention_cache_config_init(&m.cfg);

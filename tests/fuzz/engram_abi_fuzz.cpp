@@ -483,12 +483,13 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     using namespace fuzz;
     FuzzedDataProvider in(data, size);
-    const int op = in.ConsumeIntegralInRange(0, kCceOps + 4);
+    const int op = in.ConsumeIntegralInRange(0, kCceOps + 5);
     if (op < kCceOps) fuzz_cce(in, CceOp(op));
     else if (op == kCceOps) fuzz_context(in);
     else if (op == kCceOps + 1) fuzz_info(in);
     else if (op == kCceOps + 2) fuzz_scan(in, g_ctx);     // scan_fuzz.cpp
     else if (op == kCceOps + 3) fuzz_qmatmul(in, g_ctx);  // qmatmul_fuzz.cpp
-    else fuzz_attention(in, g_ctx);                       // attention_fuzz.cpp
+    else if (op == kCceOps + 4) fuzz_attention(in, g_ctx);  // attention_fuzz.cpp
+    else fuzz_scan_delta(in, g_ctx);                      // scan_delta_fuzz.cpp
     return 0;
 }

@@ -4,6 +4,7 @@
 // blocks, so ASan sees any overrun; after a failure every block must be
 // unchanged, after a success every input must be.
 #include "qmatmul_fuzz.hpp"
+#include "qmatmul_formats_fuzz.hpp"
 
 #include <cmath>
 #include <limits>
@@ -445,7 +446,9 @@ void fuzz_layout(FuzzedDataProvider& in, engram_context* ctx, int which) {
 }  // namespace
 
 void fuzz_qmatmul(FuzzedDataProvider& in, engram_context* ctx) {
-    const int which = in.ConsumeIntegralInRange(0, 6);
+    // 0 product, 1 RTN, 2-5 layouts, 6 refine, 7-9 file / ONNX / BitStack
+    // (qmatmul_formats_fuzz.cpp).
+    const int which = in.ConsumeIntegralInRange(0, 9);
     if (which <= 1 || which == 6) {
         if (engram_context_set_threads(ctx, in.ConsumeIntegralInRange(1, 3)) != ENGRAM_OK)
             FUZZ_CHECK(false, "set_threads: %s", engram_last_error());
@@ -453,6 +456,7 @@ void fuzz_qmatmul(FuzzedDataProvider& in, engram_context* ctx) {
     if (which == 0) fuzz_product(in, ctx);
     else if (which == 1) fuzz_rtn(in, ctx);
     else if (which == 6) fuzz_refine(in, ctx);
+    else if (which >= 7) fuzz_qmatmul_formats(in, ctx, which - 7);
     else fuzz_layout(in, ctx, which - 2);
     // ENGRAM_FUZZ_TRACE=1 prints every call (as for CCE).
     static const bool verbose = std::getenv("ENGRAM_FUZZ_TRACE") != nullptr;

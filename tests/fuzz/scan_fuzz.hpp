@@ -15,6 +15,8 @@ namespace fuzz {
 // One call of forward, decode (scan_fuzz.cpp) or backward (scan_fuzz_backward.cpp).
 void fuzz_scan(FuzzedDataProvider& in, engram_context* ctx);
 void fuzz_scan_backward(FuzzedDataProvider& in, engram_context* ctx);
+// The delta rule's three ops (scan_delta_fuzz.cpp).
+void fuzz_scan_delta(FuzzedDataProvider& in, engram_context* ctx);
 
 namespace scan_detail {
 

@@ -15,8 +15,11 @@ namespace Engram.Cli.Bench;
 /// <param name="Variants">Comma-separated engram variants (null: all).</param>
 /// <param name="Op">The op family (engram-bench list): cce.</param>
 /// <param name="Scratch">Comma-separated CPU scratch budgets for extra fused runs, e.g. 8M,64M (null: none).</param>
+/// <param name="MaxReps">Most timed repetitions per case while the spread settles (null: the driver's default).</param>
+/// <param name="BudgetSeconds">Timed seconds per case before it stops repeating (null: the driver's default).</param>
 public sealed record BenchRequest(string Backend, long N, long V, long D, string DType, int Reps, string JsonPath,
-                                  int? Threads = null, string? Variants = null, string Op = "cce", string? Scratch = null)
+                                  int? Threads = null, string? Variants = null, string Op = "cce", string? Scratch = null,
+                                  int? MaxReps = null, double? BudgetSeconds = null)
 {
     /// <summary>The driver's command line: bench OP --backend B --shape n=N,v=V,d=D --dtype T --reps R [--threads T]
     /// [--variants LIST] --json OUT.</summary>
@@ -31,6 +34,8 @@ public sealed record BenchRequest(string Backend, long N, long V, long D, string
             if (Threads is > 0) args.AddRange(["--threads", I(Threads.Value)]);
             if (Variants is { Length: > 0 }) args.AddRange(["--variants", Variants]);
             if (Scratch is { Length: > 0 }) args.AddRange(["--scratch", Scratch]);
+            if (MaxReps is { } m) args.AddRange(["--max-reps", I(Math.Max(m, Reps))]);
+            if (BudgetSeconds is { } b) args.AddRange(["--budget", b.ToString(CultureInfo.InvariantCulture)]);
             args.AddRange(["--json", JsonPath]);
             return args;
         }

@@ -14,8 +14,11 @@ public static class BenchJson
     /// <summary>The schema engram-bench writes now: top-level op, shape (named dimensions), error; per-case validation.</summary>
     public const string SchemaV2 = "engram-bench/2";
 
+    /// <summary>v2 plus statistics: per-repetition samples, MAD, a noise warning; machine and build blocks.</summary>
+    public const string SchemaV3 = "engram-bench/3";
+
     /// <summary>The schemas this reader understands (docs/bench-json.md).</summary>
-    public static readonly IReadOnlyList<string> Schemas = [SchemaV1, SchemaV2];
+    public static readonly IReadOnlyList<string> Schemas = [SchemaV1, SchemaV2, SchemaV3];
 
     /// <summary>Reads a file.</summary>
     /// <exception cref="BenchFormatException">Not JSON, another schema, or a case missing a required field.</exception>
@@ -29,15 +32,19 @@ public static class BenchJson
     public static BenchReport Parse(string text, string source = "input")
     {
         BenchReport? report;
+        if (string.IsNullOrWhiteSpace(text)) throw new BenchFormatException($"{source}: empty file, not benchmark JSON");
         try
         {
             report = JsonSerializer.Deserialize<BenchReport>(text, Json.Options);
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException or FormatException)
         {
-            throw new BenchFormatException($"{source}: not valid benchmark JSON: {e.Message}");
+            // A truncated file (a run killed mid-write by hand) lands here too: say where it broke.
+            throw new BenchFormatException($"{source}: not valid benchmark JSON (malformed or truncated): {FirstLine(e.Message)}");
         }
         if (report is null) throw new BenchFormatException($"{source}: empty document");
+        if (report.Schema is null && report.Cases.Count == 0)
+            throw new BenchFormatException($"{source}: no \"schema\" and no \"cases\": not an engram-bench file");
         if (report.Schema is not null && !Schemas.Contains(report.Schema))
             throw new BenchFormatException($"{source}: schema '{report.Schema}', expected one of {string.Join(", ", Schemas)}");
         if (report.Error is { Length: > 0 } error)
@@ -45,6 +52,8 @@ public static class BenchJson
         for (int i = 0; i < report.Cases.Count; i++) Check(report.Cases[i], $"{source}: cases[{i}]");
         return report;
     }
+
+    private static string FirstLine(string s) => s.Split('\n')[0].Trim();
 
     private static void Check(BenchCase c, string where)
     {
@@ -60,6 +69,9 @@ public static class BenchJson
         if (c.PeakExtraBytes is null) missing.Add("peak_extra_bytes");
         if (c.MaxAbsErr is null) missing.Add("max_abs_err");
         if (missing.Count > 0) throw new BenchFormatException($"{where}: missing {string.Join(", ", missing)}");
-        if (c.MedianMs <= 0) throw new BenchFormatException($"{where}: median_ms must be positive, got {c.MedianMs}");
+        if (c.MedianMs <= 0 || double.IsNaN(c.MedianMs!.Value))
+            throw new BenchFormatException($"{where}: median_ms must be positive, got {c.MedianMs}");
+        if (c.SamplesMs is { } samples && samples.Any(x => !(x > 0)))
+            throw new BenchFormatException($"{where}: samples_ms must hold positive times");
     }
 }

@@ -2,13 +2,13 @@ using System.Text.Json;
 
 namespace Engram.Cli.Bench;
 
-// The benchmark JSON of docs/bench-json.md (schemas "engram-bench/1" and "engram-bench/2"), written
+// The benchmark JSON of docs/bench-json.md (schemas "engram-bench/1", "/2" and "/3"), written
 // by the native driver engram-bench and the PyTorch peer scripts. Optional fields are nullable.
 
 /// <summary>One benchmark run.</summary>
 public sealed record BenchReport
 {
-    /// <summary>"engram-bench/1" or "engram-bench/2".</summary>
+    /// <summary>"engram-bench/1", "engram-bench/2" or "engram-bench/3".</summary>
     public string? Schema { get; init; }
 
     /// <summary>v2: the op family benchmarked ("cce"); null in v1.</summary>
@@ -35,6 +35,24 @@ public sealed record BenchReport
     /// <summary>The machine.</summary>
     public BenchMachine? Machine { get; init; }
 
+    /// <summary>v3: how the driver was built (commit, compiler, flags).</summary>
+    public BenchBuild? Build { get; init; }
+
+    /// <summary>v3: one line per case whose spread was too large to trust.</summary>
+    public List<string>? Warnings { get; init; }
+
+    /// <summary>v2+: the worker-thread setting of the run (0 = all cores).</summary>
+    public int? Threads { get; init; }
+
+    /// <summary>v3: how repetitions were chosen (min/max reps, time budget, target spread).</summary>
+    public JsonElement? Repetitions { get; init; }
+
+    /// <summary>
+    /// The threads the cases ran on: the run's setting, or every core (machine.cpu_threads) when it was 0 or absent;
+    /// null when neither is known.
+    /// </summary>
+    public int? EffectiveThreads => Threads is > 0 ? Threads : Machine?.CpuThreads;
+
     /// <summary>This machine's measured limits.</summary>
     public BenchLimits? Limits { get; init; }
 
@@ -59,6 +77,42 @@ public sealed record BenchMachine
 
     /// <summary>GPU name (a string, an object, or null).</summary>
     public JsonElement? Gpu { get; init; }
+
+    /// <summary>v3: physical cores.</summary>
+    public int? Cores { get; init; }
+
+    /// <summary>v3: cache sizes by level ("l1d", "l2", "l3"), bytes.</summary>
+    public Dictionary<string, long>? Caches { get; init; }
+
+    /// <summary>v3: the ISA extensions the CPU reports (avx2, avx512f, ...).</summary>
+    public List<string>? IsaFlags { get; init; }
+
+    /// <summary>
+    /// What makes two runs "the same machine" for absolute times: CPU model, threads, ISA, GPU (and, when both runs
+    /// have them, cores and caches).
+    /// </summary>
+    public string Identity =>
+        string.Join(" | ", Cpu ?? "?", CpuThreads?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?", Isa ?? "?",
+            Gpu is { } g && g.ValueKind != JsonValueKind.Null ? g.ToString() : "no GPU");
+}
+
+/// <summary>v3: how the benchmark driver was built.</summary>
+public sealed record BenchBuild
+{
+    /// <summary>git commit of the source (short hash, "+dirty" when modified), or null.</summary>
+    public string? Commit { get; init; }
+
+    /// <summary>Commit time (ISO 8601), for ordering runs in `engram history`.</summary>
+    public string? CommitUtc { get; init; }
+
+    /// <summary>Compiler and version.</summary>
+    public string? Compiler { get; init; }
+
+    /// <summary>Compile flags and build type.</summary>
+    public string? Flags { get; init; }
+
+    /// <summary>CUDA toolkit version, or null without CUDA.</summary>
+    public string? Cuda { get; init; }
 }
 
 /// <summary>The machine's measured limits, probed in the same run.</summary>
@@ -175,6 +229,18 @@ public sealed record BenchCase
 
     /// <summary>Median wall time per call, ms.</summary>
     public double? MedianMs { get; init; }
+
+    /// <summary>v3: every timed repetition, ms, in the order run.</summary>
+    public List<double>? SamplesMs { get; init; }
+
+    /// <summary>v3: median absolute deviation of the samples, ms.</summary>
+    public double? MadMs { get; init; }
+
+    /// <summary>v3: true when the driver judged the spread too large to trust (another process took a core).</summary>
+    public bool? Noisy { get; init; }
+
+    /// <summary>v3: the case's own thread count when it differs from the run's (else null).</summary>
+    public int? Threads { get; init; }
 
     /// <summary>Fastest call, ms.</summary>
     public double? MinMs { get; init; }

@@ -32,6 +32,7 @@ public static class BenchTable
             }
             console.Write(table);
         }
+        foreach (string w in report.Warnings ?? []) output.Warn(w);
         output.Line("vs naive: time / time of the naive method (materialised logits with the same BLAS); below 1.00x is faster.");
         output.Line("peak extra: memory the op allocated beyond its inputs and outputs. % of GEMM probe: achieved GFLOP/s");
         output.Line("against a plain GEMM of the same size measured in the same run. blocks skipped: logit blocks the");

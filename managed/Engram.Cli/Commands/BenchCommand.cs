@@ -48,6 +48,12 @@ public sealed record BenchSettings
     /// <summary>CPU scratch budgets for extra runs of the one-pass fused forward+backward, e.g. "8M,64M" (null: none).</summary>
     public string? Scratch { get; init; }
 
+    /// <summary>Most timed repetitions per case while the spread settles (null: 20 without Reps, else exactly Reps).</summary>
+    public int? MaxReps { get; init; }
+
+    /// <summary>Timed seconds per case before it stops repeating (null: engram-bench's default, 10).</summary>
+    public double? BudgetSeconds { get; init; }
+
     /// <summary>Also time PyTorch's materialised cross-entropy (CPU backend, when a python3 with torch exists).</summary>
     public bool Peer { get; init; } = true;
 
@@ -55,7 +61,12 @@ public sealed record BenchSettings
     public BenchRequest ToRequest(string jsonPath) => new(
         Backend ?? DefaultBackend(),
         N ?? (Quick ? 1024 : DefaultN), V ?? (Quick ? 8192 : DefaultV), D ?? (Quick ? 512 : DefaultD),
-        DType, Reps ?? (Quick ? 3 : 5), jsonPath, Threads, Variants, Op, Scratch);
+        DType, Reps ?? (Quick ? 3 : 5), jsonPath, Threads, Variants, Op, Scratch,
+        // Without --reps the driver repeats until the spread settles (up to 20); --reps alone means exactly that many.
+        MaxReps ?? (Reps is null ? DefaultMaxReps : null), BudgetSeconds);
+
+    /// <summary>The most repetitions per case when neither --reps nor --max-reps is given.</summary>
+    public const int DefaultMaxReps = 20;
 
     /// <summary>cuda when libengram's CUDA backend can run here, else cpu.</summary>
     public static string DefaultBackend() => BackendSelector.Probe(EngramBackend.NativeCuda).Available ? "cuda" : "cpu";

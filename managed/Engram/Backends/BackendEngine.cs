@@ -33,5 +33,14 @@ internal abstract class BackendEngine : IDisposable
     /// <summary>The CCE family's port on this backend.</summary>
     public abstract ICceBackend Cce { get; }
 
+    /// <summary>The scan family's port on this backend.</summary>
+    public abstract IScanBackend Scan { get; }
+
+    /// <summary>The attention family's port on this backend (it makes KV caches).</summary>
+    public abstract IAttentionBackend Attention { get; }
+
+    /// <summary>The 2-bit weight family's port on this backend.</summary>
+    public abstract IQMatmulBackend QMatmul { get; }
+
     public abstract void Dispose();
 }

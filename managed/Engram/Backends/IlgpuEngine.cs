@@ -10,6 +10,9 @@ internal sealed class IlgpuEngine : BackendEngine
 {
     private readonly Context _context;
     private readonly Lazy<IlgpuCceBackend> _cce;
+    private readonly Lazy<IlgpuScanBackend> _scan;
+    private readonly Lazy<IlgpuAttentionBackend> _attention;
+    private readonly Lazy<IlgpuQMatmulBackend> _qmatmul;
     private readonly IlgpuOpTable _ops;
     private OpStats _lastOp;
 
@@ -20,6 +23,9 @@ internal sealed class IlgpuEngine : BackendEngine
         Scratch = new IlgpuScratch(accelerator);
         _ops = ops;
         _cce = new(() => new IlgpuCceBackend(this));
+        _scan = new(() => new IlgpuScanBackend(this));
+        _attention = new(() => new IlgpuAttentionBackend(this));
+        _qmatmul = new(() => new IlgpuQMatmulBackend(this));
     }
 
     /// <summary>Opens ILGPU's first GPU (<see cref="EngramBackend.IlgpuGpu"/>) or its CPU simulator.</summary>
@@ -55,6 +61,12 @@ internal sealed class IlgpuEngine : BackendEngine
     public override void ResetPeakMemory() => Scratch.ResetPeak();
 
     public override ICceBackend Cce => _cce.Value;
+
+    public override IScanBackend Scan => _scan.Value;
+
+    public override IAttentionBackend Attention => _attention.Value;
+
+    public override IQMatmulBackend QMatmul => _qmatmul.Value;
 
     public override void Dispose()
     {

@@ -7,12 +7,18 @@ namespace Engram.Backends;
 internal sealed unsafe class NativeEngine : BackendEngine
 {
     private readonly Lazy<NativeCceBackend> _cce;
+    private readonly Lazy<NativeScanBackend> _scan;
+    private readonly Lazy<NativeAttentionBackend> _attention;
+    private readonly Lazy<NativeQMatmulBackend> _qmatmul;
 
     private NativeEngine(EngramBackend kind, EngramContextHandle handle, string device) : base(kind)
     {
         Handle = handle;
         Device = device;
         _cce = new(() => new NativeCceBackend(handle, IsCuda));
+        _scan = new(() => new NativeScanBackend(handle, IsCuda));
+        _attention = new(() => new NativeAttentionBackend(handle));
+        _qmatmul = new(() => new NativeQMatmulBackend(handle, IsCuda));
     }
 
     /// <summary>Creates the native context: CPU, or CUDA device <paramref name="device"/>.</summary>
@@ -75,6 +81,12 @@ internal sealed unsafe class NativeEngine : BackendEngine
     public override void ResetPeakMemory() => NativeMethods.Check(NativeMethods.engram_context_reset_peak_memory(Handle));
 
     public override ICceBackend Cce => _cce.Value;
+
+    public override IScanBackend Scan => _scan.Value;
+
+    public override IAttentionBackend Attention => _attention.Value;
+
+    public override IQMatmulBackend QMatmul => _qmatmul.Value;
 
     public override void Dispose() => Handle.Dispose();
 

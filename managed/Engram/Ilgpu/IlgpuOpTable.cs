@@ -14,7 +14,10 @@ internal sealed class IlgpuOpTable
     public IlgpuOpTable(IReadOnlyDictionary<EngramOp, EngramDType[]> ports) => _ports = ports;
 
     /// <summary>Every ILGPU port of this assembly.</summary>
-    public static IlgpuOpTable Default { get; } = new(IlgpuCceBackend.Ports);
+    public static IlgpuOpTable Default { get; } = new(new[]
+        {
+            IlgpuCceBackend.Ports, IlgpuScanBackend.Ports, IlgpuAttentionBackend.Ports, IlgpuQMatmulBackend.Ports,
+        }.SelectMany(ports => ports).ToDictionary(kv => kv.Key, kv => kv.Value));
 
     public IEnumerable<EngramOp> Ops => _ports.Keys;
 

@@ -129,6 +129,108 @@ internal unsafe struct EngramCceGrads
     public void* grad_bias;
 }
 
+/// <summary>engram_scan_options.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct EngramScanOptions
+{
+    public uint struct_size;
+    public int chunk_size;
+    public float scale;
+    public int output_dtype;
+}
+
+/// <summary>engram_scan_inputs.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct EngramScanInputs
+{
+    public uint struct_size;
+    public int dtype;
+    public int gate;
+    public int reserved;
+    public long batch;
+    public long t;
+    public long heads;
+    public long qk_heads;
+    public long k_dim;
+    public long v_dim;
+    public void* q;
+    public void* k;
+    public void* v;
+    public float* g;
+    public float* initial_state;
+}
+
+/// <summary>engram_scan_grads.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct EngramScanGrads
+{
+    public uint struct_size;
+    public int dtype;
+    public void* dq;
+    public void* dk;
+    public void* dv;
+    public float* dg;
+    public float* d_initial_state;
+}
+
+/// <summary>engram_attention_cache_config.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct EngramAttentionCacheConfig
+{
+    public uint struct_size;
+    public int dtype;
+    public int layers;
+    public int kv_heads;
+    public int head_dim;
+    public int sink_tokens;
+    public int window;
+    public int reserved;
+    public long capacity;
+    public int* policy;
+}
+
+/// <summary>engram_attention_cache_info.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct EngramAttentionCacheInfo
+{
+    public uint struct_size;
+    public int layer;
+    public long length;
+    public long retrieval_tokens;
+    public long streaming_tokens;
+    public int retrieval_heads;
+    public int streaming_heads;
+    public ulong layer_bytes;
+    public ulong layer_streaming_bytes;
+    public ulong total_bytes;
+}
+
+/// <summary>engram_attention_options.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct EngramAttentionOptions
+{
+    public uint struct_size;
+    public float scale;
+}
+
+/// <summary>engram_qweight.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct EngramQWeight
+{
+    public uint struct_size;
+    public int code_dtype;
+    public int scale_dtype;
+    public int group_size;
+    public int layout;
+    public int reserved;
+    public long n_out;
+    public long k;
+    public uint* codes;
+    public ulong code_words;
+    public void* scales;
+    public void* zeros;
+}
+
 /// <summary>Reads the NUL-terminated UTF-8 text of a fixed char array.</summary>
 internal static class FixedText
 {

@@ -137,3 +137,23 @@ internal sealed class EngramEventHandle : ContextOwnedHandle
 
     protected override bool ReleaseNative() => NativeMethods.engram_event_destroy(handle) == EngramStatus.Ok;
 }
+
+/// <summary>
+/// Owns an <c>engram_attention_cache*</c> of a context. engram_attention_cache_destroy touches only the
+/// cache's memory, but the handle still holds its context (a cache is used only with it).
+/// </summary>
+internal sealed class KvCacheHandle : ContextOwnedHandle
+{
+    private KvCacheHandle(nint pointer) => SetHandle(pointer);
+
+    /// <summary>Creates an empty cache on <paramref name="context"/>.</summary>
+    public static unsafe KvCacheHandle Create(EngramContextHandle context, EngramAttentionCacheConfig config) =>
+        Create(context, ctx =>
+        {
+            var c = config;
+            NativeMethods.Check(NativeMethods.engram_attention_cache_create(ctx, &c, out nint cache));
+            return new KvCacheHandle(cache);
+        });
+
+    protected override bool ReleaseNative() => NativeMethods.engram_attention_cache_destroy(handle) == EngramStatus.Ok;
+}

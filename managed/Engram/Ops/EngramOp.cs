@@ -6,8 +6,9 @@ namespace Engram.Ops;
 /// <summary>
 /// The ops of libengram (<c>engram_op</c>), with the ids of the native registry. Ids are grouped by family
 /// in blocks of 100: 100-199 CCE (engram_cce.h), 200-299 scans (engram_scan.h), 300-399 attention
-/// (engram_attention.h), 400-499 2-bit weights (engram_qmatmul.h). Values are fixed forever. Only CCE has a
-/// typed .NET API so far; the others are listed so that routing, capability queries and op stats name them.
+/// (engram_attention.h), 400-499 2-bit weights (engram_qmatmul.h). Values are fixed forever. Each family has a
+/// typed .NET API (Cce, Scan, Attention with KvCache, QMatmul); ops are also listed here so that routing,
+/// capability queries and op stats name them.
 /// </summary>
 public enum EngramOp
 {
@@ -30,6 +31,12 @@ public enum EngramOp
     ScanLinearDecode = 201,
     /// <summary>scan_linear_backward (ENGRAM_OP_SCAN_LINEAR_BACKWARD).</summary>
     ScanLinearBackward = 202,
+    /// <summary>scan_delta_forward (ENGRAM_OP_SCAN_DELTA_FORWARD).</summary>
+    ScanDeltaForward = 203,
+    /// <summary>scan_delta_decode (ENGRAM_OP_SCAN_DELTA_DECODE).</summary>
+    ScanDeltaDecode = 204,
+    /// <summary>scan_delta_backward (ENGRAM_OP_SCAN_DELTA_BACKWARD).</summary>
+    ScanDeltaBackward = 205,
 
     /// <summary>attention_cache_append (ENGRAM_OP_ATTENTION_CACHE_APPEND).</summary>
     AttentionCacheAppend = 300,
@@ -52,6 +59,20 @@ public enum EngramOp
     QmatmulUnprepare = 405,
     /// <summary>qmatmul_quantize_refine (ENGRAM_OP_QMATMUL_QUANTIZE_REFINE).</summary>
     QmatmulQuantizeRefine = 406,
+    /// <summary>qmatmul_save (ENGRAM_OP_QMATMUL_SAVE); its dtype is U2.</summary>
+    QmatmulSave = 407,
+    /// <summary>qmatmul_file_info (ENGRAM_OP_QMATMUL_FILE_INFO); its dtype is U2.</summary>
+    QmatmulFileInfo = 408,
+    /// <summary>qmatmul_load (ENGRAM_OP_QMATMUL_LOAD); its dtype is U2.</summary>
+    QmatmulLoad = 409,
+    /// <summary>qmatmul_import_onnx (ENGRAM_OP_QMATMUL_IMPORT_ONNX); its dtype is U2.</summary>
+    QmatmulImportOnnx = 410,
+    /// <summary>qmatmul_export_onnx (ENGRAM_OP_QMATMUL_EXPORT_ONNX); its dtype is U2.</summary>
+    QmatmulExportOnnx = 411,
+    /// <summary>qmatmul_bitstack_decompose (ENGRAM_OP_QMATMUL_BITSTACK_DECOMPOSE): the float weights' dtype.</summary>
+    QmatmulBitstackDecompose = 412,
+    /// <summary>qmatmul_bitstack (ENGRAM_OP_QMATMUL_BITSTACK): the activations' dtype.</summary>
+    QmatmulBitstack = 413,
 }
 
 /// <summary>The op registry of the loaded libengram: names, families and the list of ops it has.</summary>

@@ -3,15 +3,17 @@
 
 #include "attention_suite.hpp"
 #include "cce_suite.hpp"
+#include "qmatmul_suite.hpp"
 #include "scan_suite.hpp"
 
 namespace engram_suite {
 
 const std::vector<const Suite*>& all_suites() {
     static const CceSuite cce;
+    static const QmatmulSuite qmatmul;
     static const ScanSuite scan;
     static const AttentionSuite attention;
-    static const std::vector<const Suite*> suites{&cce, &scan, &attention};
+    static const std::vector<const Suite*> suites{&cce, &qmatmul, &scan, &attention};
     return suites;
 }
 

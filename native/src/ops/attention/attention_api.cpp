@@ -13,23 +13,26 @@
 #include "cuda/cuda_backend.hpp"
 #include "ops/attention/attention_backend.hpp"
 #include "ops/attention/attention_cache.hpp"
+#include "ops/attention/attention_checks.hpp"
+#include "ops/attention/attention_dsparse.hpp"
 
 using namespace engram;
 
-namespace {
+// The checks every attention entry point shares (attention_checks.hpp).
+namespace engram {
 
 const AttentionBackend& attention_backend(const engram_context& c) {
     return backend_table(c, attention_cpu_backend(), attention_cuda_backend(), "attention");
 }
 
-void require_range(int64_t value, int64_t lo, int64_t hi, const char* name) {
+void attention_require_range(int64_t value, int64_t lo, int64_t hi, const char* name) {
     if (value < lo || value > hi)
         fail(ENGRAM_ERR_INVALID_ARGUMENT, format("%s = %lld is outside [%lld, %lld]", name,
                                                  (long long)value, (long long)lo, (long long)hi));
 }
 
 // The cache, checked against the context it is used with.
-AttentionCache& require_cache(engram_context& ctx, engram_attention_cache* cache) {
+AttentionCache& attention_require_cache(engram_context& ctx, engram_attention_cache* cache) {
     require_not_null(cache, "cache");
     if (cache->ctx != &ctx)
         fail(ENGRAM_ERR_INVALID_ARGUMENT,
@@ -38,14 +41,42 @@ AttentionCache& require_cache(engram_context& ctx, engram_attention_cache* cache
     return *cache;
 }
 
-void require_layer(const AttentionCache& c, int32_t layer) {
+void attention_require_layer(const AttentionCache& c, int32_t layer) {
     if (layer < 0 || layer >= c.layers)
         fail(ENGRAM_ERR_OUT_OF_RANGE,
              format("layer = %d is outside [0, %d) (the cache's layers)", layer, c.layers));
 }
 
-// Host tensors on a CPU context (device memory is rejected by name).
-void check_host(const void* p, const char* name) { cuda::check_host_buffer(p, name); }
+void attention_check_host(const void* p, const char* name) { cuda::check_host_buffer(p, name); }
+
+float attention_resolve_scale(const engram_attention_options* opts, int64_t head_dim) {
+    engram_attention_options o;
+    engram_attention_options_init(&o);
+    if (opts) {
+        require_struct_size(opts->struct_size, sizeof *opts, "opts", "engram_attention_options_init");
+        o = *opts;
+    }
+    if (!std::isfinite(o.scale) || o.scale < 0.0f)
+        fail(ENGRAM_ERR_INVALID_ARGUMENT,
+             format("opts->scale must be finite and >= 0 (0 = 1/sqrt(D)), got %g", double(o.scale)));
+    return o.scale == 0.0f ? float(1.0 / std::sqrt(double(head_dim))) : o.scale;
+}
+
+}  // namespace engram
+
+namespace {
+
+void require_range(int64_t value, int64_t lo, int64_t hi, const char* name) {
+    attention_require_range(value, lo, hi, name);
+}
+AttentionCache& require_cache(engram_context& ctx, engram_attention_cache* cache) {
+    return attention_require_cache(ctx, cache);
+}
+void require_layer(const AttentionCache& c, int32_t layer) { attention_require_layer(c, layer); }
+void check_host(const void* p, const char* name) { attention_check_host(p, name); }
+float resolve_scale(const engram_attention_options* opts, int64_t head_dim) {
+    return attention_resolve_scale(opts, head_dim);
+}
 
 void check_policy(const int32_t* policy, int64_t count, const char* name) {
     for (int64_t i = 0; i < count; ++i)
@@ -96,6 +127,8 @@ std::unique_ptr<AttentionCache> validate_config(engram_context& ctx,
     if (cfg->policy) c->policy.assign(cfg->policy, cfg->policy + heads);
     c->length.assign(size_t(c->layers), 0);
     c->heads.resize(size_t(heads));
+    c->label_r.assign(size_t(c->layers), 0);
+    c->label_channels.resize(size_t(c->layers));
     return c;
 }
 
@@ -150,6 +183,7 @@ void write_chunk(engram_context& ctx, const AttentionBackend& be, AttentionCache
                           static_cast<char*>(s.k) + uint64_t(slot) * sb);
             be.store_rows(static_cast<const char*>(v) + in, dtype, a.head_dim, a.dtype,
                           static_cast<char*>(s.v) + uint64_t(slot) * sb);
+            attention_store_label_row(a, layer, h, slot);  // Double Sparsity, if set
         }
         if (streaming)
             evicted += uint64_t(attention_streaming_kept(a, length) + tokens -
@@ -160,18 +194,6 @@ void write_chunk(engram_context& ctx, const AttentionBackend& be, AttentionCache
     op_stats_set(ctx.last_op, "tokens_evicted", evicted);
 }
 
-float resolve_scale(const engram_attention_options* opts, int64_t head_dim) {
-    engram_attention_options o;
-    engram_attention_options_init(&o);
-    if (opts) {
-        require_struct_size(opts->struct_size, sizeof *opts, "opts", "engram_attention_options_init");
-        o = *opts;
-    }
-    if (!std::isfinite(o.scale) || o.scale < 0.0f)
-        fail(ENGRAM_ERR_INVALID_ARGUMENT,
-             format("opts->scale must be finite and >= 0 (0 = 1/sqrt(D)), got %g", double(o.scale)));
-    return o.scale == 0.0f ? float(1.0 / std::sqrt(double(head_dim))) : o.scale;
-}
 
 }  // namespace
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/context.hpp"
+#include "ops/attention/attention_dsparse.hpp"
 #include "ops/attention/attention_problem.hpp"
 
 namespace engram {
@@ -17,6 +18,9 @@ struct AttentionBackend {
     // storage dtype (rounding to nearest even).
     void (*store_rows)(const void* src, engram_dtype dtype, int64_t elements, engram_dtype storage,
                        void* dst);
+    // Double Sparsity (attention_dsparse*.cpp): writes p.channels / p.out.
+    void (*dsparse_calibrate)(engram_context& ctx, const AttentionCalibrateProblem& p);
+    void (*dsparse_decode)(engram_context& ctx, const AttentionDsparseProblem& p);
 };
 
 const AttentionBackend& attention_cpu_backend();

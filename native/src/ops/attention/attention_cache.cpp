@@ -32,6 +32,7 @@ void* alloc_rows(uint64_t bytes) {
 void free_store(AttentionHeadStore& s) {
     std::free(s.k);
     std::free(s.v);
+    std::free(s.labels);
     s = AttentionHeadStore{};
 }
 
@@ -68,6 +69,9 @@ int64_t attention_slot(const AttentionCache& c, bool streaming, int64_t p) {
 void attention_cache_reserve(AttentionCache& c, int32_t layer, int64_t new_length) {
     const size_t base = size_t(layer) * size_t(c.kv_heads);
     const uint64_t rb = row_bytes(c);
+    // Label rows (Double Sparsity) grow with the keys when the layer has them.
+    const uint64_t label_row = c.label_r.empty() ? 0
+                               : uint64_t(c.label_r[size_t(layer)]) * attention_elem_bytes(c.dtype);
     // Phase 1: allocate what must grow, keeping the old buffers.
     std::vector<AttentionHeadStore> grown(size_t(c.kv_heads));
     try {
@@ -89,6 +93,10 @@ void attention_cache_reserve(AttentionCache& c, int32_t layer, int64_t new_lengt
             g.v = alloc_rows(bytes);
             g.slots = slots;
             g.bytes = 2 * bytes;
+            if (label_row > 0) {
+                g.label_bytes = round64(uint64_t(slots) * label_row);
+                g.labels = alloc_rows(g.label_bytes);
+            }
         }
     } catch (...) {
         for (AttentionHeadStore& g : grown) free_store(g);
@@ -102,6 +110,7 @@ void attention_cache_reserve(AttentionCache& c, int32_t layer, int64_t new_lengt
         if (old.slots > 0) {
             std::memcpy(g.k, old.k, size_t(uint64_t(old.slots) * rb));
             std::memcpy(g.v, old.v, size_t(uint64_t(old.slots) * rb));
+            if (g.labels && old.labels) std::memcpy(g.labels, old.labels, size_t(uint64_t(old.slots) * label_row));
         }
         free_store(old);
         old = g;

@@ -22,6 +22,11 @@ struct AttentionHeadStore {
     void* v = nullptr;
     int64_t slots = 0;   // rows allocated in k and in v
     uint64_t bytes = 0;  // allocated bytes of k plus v (each rounded up to 64)
+    // Double Sparsity's label cache (attention_dsparse.cpp): `slots` rows of
+    // the layer's r label channels of each key, same slots as k; null while
+    // the layer has no label channels.
+    void* labels = nullptr;
+    uint64_t label_bytes = 0;
 };
 
 // A contiguous run of kept tokens of one head, in position order.
@@ -45,6 +50,10 @@ struct engram_attention_cache_handle {
     std::vector<int32_t> policy;               // [layers * kv_heads]
     std::vector<int64_t> length;               // [layers]
     std::vector<engram::AttentionHeadStore> heads;  // [layers * kv_heads]
+    // Double Sparsity label channels per layer: r (0 = none) and
+    // [kv_heads * r] increasing channel indices (attention_dsparse.cpp).
+    std::vector<int32_t> label_r;               // [layers]
+    std::vector<std::vector<int32_t>> label_channels;  // [layers]
 
     ~engram_attention_cache_handle();
 };

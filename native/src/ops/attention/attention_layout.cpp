@@ -30,6 +30,10 @@ LayoutTable attention_layout() {
         ENGRAM_LAYOUT_SIZE(engram_attention_options),
         ENGRAM_LAYOUT_FIELD(engram_attention_options, struct_size),
         ENGRAM_LAYOUT_FIELD(engram_attention_options, scale),
+        ENGRAM_LAYOUT_SIZE(engram_attention_dsparse_options),
+        ENGRAM_LAYOUT_FIELD(engram_attention_dsparse_options, struct_size),
+        ENGRAM_LAYOUT_FIELD(engram_attention_dsparse_options, scale),
+        ENGRAM_LAYOUT_FIELD(engram_attention_dsparse_options, recent),
     };
     return LayoutTable{fields, sizeof fields / sizeof fields[0]};
 }

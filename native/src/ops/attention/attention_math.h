@@ -27,9 +27,12 @@ ENGRAM_HD float attention_max_nan(float a, float b) { return (a != a || a > b) ?
 // The value scores are taken relative to: the maximum, or 0 while it is -inf.
 ENGRAM_HD float attention_shift(float m) { return m == -INFINITY ? 0.0f : m; }
 
-// The factor that moves terms relative to shift(m_old) to shift(m_new).
+// The factor that moves terms relative to shift(m_old) to shift(m_new). While
+// m_old is -inf the old terms are all 0 (or NaN from a NaN value, which 0
+// keeps), so the factor is 0: exp(0 - m_new) would overflow to inf for
+// m_new < -88 and turn l = 0 into 0 * inf = NaN.
 ENGRAM_HD float attention_rescale(float m_old, float m_new) {
-    return expf(attention_shift(m_old) - attention_shift(m_new));
+    return m_old == -INFINITY ? 0.0f : expf(attention_shift(m_old) - attention_shift(m_new));
 }
 
 }  // namespace engram

@@ -10,6 +10,8 @@ OpFamily attention_ops() {
         {ENGRAM_OP_ATTENTION_CACHE_APPEND, "attention_cache_append", "attention", kFloatDtypes, 0},
         {ENGRAM_OP_ATTENTION_DECODE, "attention_decode", "attention", kFloatDtypes, 0},
         {ENGRAM_OP_ATTENTION_PREFILL, "attention_prefill", "attention", kFloatDtypes, 0},
+        {ENGRAM_OP_ATTENTION_DSPARSE_CALIBRATE, "attention_dsparse_calibrate", "attention", kFloatDtypes, 0},
+        {ENGRAM_OP_ATTENTION_DSPARSE_DECODE, "attention_dsparse_decode", "attention", kFloatDtypes, 0},
     };
     return OpFamily{ops, sizeof ops / sizeof ops[0]};
 }

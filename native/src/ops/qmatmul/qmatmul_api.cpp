@@ -344,3 +344,24 @@ ENGRAM_API engram_status engram_qmatmul_unprepare(engram_context* ctx, int64_t n
 }
 
 }  // extern "C"
+
+// The checks other entry-point files of the family share (qmatmul_checks.hpp).
+namespace engram {
+
+const QmatmulBackend& qmatmul_backend_of(const engram_context& ctx) { return qmatmul_backend(ctx); }
+QWeight qmatmul_validate_weight(engram_context& ctx, const engram_qweight* w,
+                                std::vector<TensorSpan>& spans) {
+    return validate_weight(ctx, w, spans);
+}
+void qmatmul_require_scale_dtype(int32_t dtype, const char* name) { require_scale_dtype(dtype, name); }
+void qmatmul_require_group(int64_t group, int64_t k, const char* group_name, const char* k_name) {
+    require_group(group, k, group_name, k_name);
+}
+engram_qlayout qmatmul_require_layout(int32_t layout, const char* name) {
+    return require_layout(layout, name);
+}
+void qmatmul_require_words(uint64_t got, uint64_t expected, const char* name, const char* what) {
+    require_words(got, expected, name, what);
+}
+
+}  // namespace engram

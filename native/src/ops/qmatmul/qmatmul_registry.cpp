@@ -16,6 +16,13 @@ OpFamily qmatmul_ops() {
         {ENGRAM_OP_QMATMUL_PREPARE, "qmatmul_prepare", "qmatmul", kU2, 0},
         {ENGRAM_OP_QMATMUL_UNPREPARE, "qmatmul_unprepare", "qmatmul", kU2, 0},
         {ENGRAM_OP_QMATMUL_QUANTIZE_REFINE, "qmatmul_quantize_refine", "qmatmul", kFloatDtypes, 0},
+        {ENGRAM_OP_QMATMUL_SAVE, "qmatmul_save", "qmatmul", kU2, 0},
+        {ENGRAM_OP_QMATMUL_FILE_INFO, "qmatmul_file_info", "qmatmul", kU2, 0},
+        {ENGRAM_OP_QMATMUL_LOAD, "qmatmul_load", "qmatmul", kU2, 0},
+        {ENGRAM_OP_QMATMUL_IMPORT_ONNX, "qmatmul_import_onnx", "qmatmul", kU2, 0},
+        {ENGRAM_OP_QMATMUL_EXPORT_ONNX, "qmatmul_export_onnx", "qmatmul", kU2, 0},
+        {ENGRAM_OP_QMATMUL_BITSTACK_DECOMPOSE, "qmatmul_bitstack_decompose", "qmatmul", kFloatDtypes, 0},
+        {ENGRAM_OP_QMATMUL_BITSTACK, "qmatmul_bitstack", "qmatmul", kFloatDtypes, 0},
     };
     return OpFamily{ops, sizeof ops / sizeof ops[0]};
 }

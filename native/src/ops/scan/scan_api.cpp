@@ -279,3 +279,20 @@ ENGRAM_API engram_status engram_scan_linear_decode(engram_context* ctx,
 }
 
 }  // extern "C"
+
+namespace engram {
+
+// The options resolution above, for the delta ops (scan_delta_api.cpp): one
+// meaning of engram_scan_options across the family.
+void resolve_scan_options(const engram_scan_options* opts, engram_dtype dtype, int64_t k_dim,
+                          int32_t& chunk, float& scale, engram_dtype& out_dtype) {
+    ScanProblem p;
+    p.dtype = dtype;
+    p.k_dim = k_dim;
+    resolve_options(opts, p);
+    chunk = p.chunk;
+    scale = p.scale;
+    out_dtype = p.out_dtype;
+}
+
+}  // namespace engram

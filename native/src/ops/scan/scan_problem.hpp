@@ -41,3 +41,13 @@ struct ScanGrads {
 };
 
 }  // namespace engram
+
+namespace engram {
+
+// Validates and resolves engram_scan_options (scan_api.cpp) for ops that keep
+// their inputs in another struct (the delta rule's): chunk size, scale (0 =
+// 1/sqrt(k_dim)), output dtype.
+void resolve_scan_options(const engram_scan_options* opts, engram_dtype dtype, int64_t k_dim,
+                          int32_t& chunk, float& scale, engram_dtype& out_dtype);
+
+}  // namespace engram

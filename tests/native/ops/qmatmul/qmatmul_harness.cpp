@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "../../common/test_util.hpp"
+#include "qmatmul_tolerance.hpp"
 
 namespace engram_test {
 
@@ -97,19 +98,11 @@ std::vector<float> run_qmatmul(const QData& d, int threads) {
 }
 
 void qmatmul_expected(const QData& d, std::vector<double>& ref, std::vector<double>& bound) {
-    std::vector<double> mag;
-    ref = ref_qmatmul(d.ref, d.spec.m, d.x, &mag);
-    bound.resize(ref.size());
-    const double u = std::ldexp(1.0, -24), tiny = std::ldexp(1.0, -149);
-    const double k = double(d.spec.k);
-    for (size_t i = 0; i < ref.size(); ++i) {
-        double b = u * (k + 2.0) * mag[i] + (k + 2.0) * tiny;
-        if (d.spec.y_dtype == ENGRAM_DTYPE_F16)
-            b += std::ldexp(1.0, -11) * (std::fabs(ref[i]) + b) + std::ldexp(1.0, -25);
-        else if (d.spec.y_dtype == ENGRAM_DTYPE_BF16)
-            b += std::ldexp(1.0, -8) * (std::fabs(ref[i]) + b) + std::ldexp(1.0, -133);
-        bound[i] = b;
-    }
+    // One error model for the tests and the case suite (qmatmul_tolerance.hpp).
+    engram_suite::QmatmulExpected e =
+        engram_suite::expect_qmatmul(d.ref, d.spec.m, d.x, d.spec.y_dtype);
+    ref = std::move(e.y);
+    bound = std::move(e.bound);
 }
 
 }  // namespace engram_test

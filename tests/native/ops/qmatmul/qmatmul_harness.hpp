@@ -3,16 +3,8 @@
 // dtype), hand them to engram_qmatmul in either code layout, and compute the
 // float64 reference with an error bound per output entry.
 //
-// Error model (why the bound is what it is). The library dequantises each
-// weight with one fp32 fma, W = fl(s q + z) (relative error <= u = 2^-24),
-// multiplies by x (read exactly) and sums the k products in fp32 in some
-// order (lanes, then across lanes). Any such order is within
-// u (k + 2) sum_c |x_c W_c| of the exact sum (the standard gamma_n bound for
-// n = k + 1 roundings, with the dequantisation's u), plus one 2^-149 per
-// rounding for products or sums in the subnormal range. A wrong or missing
-// term costs about |x_c W_c| ~ sum / k, far above the bound for the sizes
-// tested. A 16-bit y is rounded once more: 2^-11 (f16, plus 2^-25 for
-// subnormals) or 2^-8 (bf16) of |y|.
+// The error model of every entry's bound is the family's one tolerance model,
+// perf/native/suites/qmatmul_tolerance.hpp (shared with the case suite).
 #pragma once
 
 #include <string>

@@ -1,15 +1,17 @@
 // attention_cpu.cpp — the CPU attention backend: threads and scratch around
-// the per-ISA kernels. Decode splits the KV heads over the workers with a
-// static, contiguous assignment; each KV head (with its G query heads) is
-// computed whole by one worker, so the result does not depend on the thread
-// count. (Long caches with few KV heads would use only H_kv cores: splitting
-// S and merging is phase 2, see docs/attention.md.)
+// the per-ISA kernels. Decode splits every KV head's tokens into parts and
+// merges them (attention_decode_split.cpp); prefill splits the KV heads over
+// the workers with a static, contiguous assignment; each KV head (with its G
+// query heads) is computed whole by one worker, so neither result depends on
+// the thread count.
 #include <cstring>
 #include <vector>
 
 #include "core/context.hpp"
 #include "core/op_stats.hpp"
 #include "ops/attention/attention_backend.hpp"
+#include "ops/attention/cpu/attention_decode_split.hpp"
+#include "ops/attention/cpu/attention_dsparse_cpu.hpp"
 #include "ops/attention/cpu/attention_kernels.hpp"
 
 namespace engram {
@@ -19,39 +21,8 @@ namespace {
 using cpu::AttentionKernels;
 using cpu::attention_kernels;
 
-void decode(engram_context& ctx, const AttentionDecodeProblem& p) {
-    const AttentionCache& c = *p.cache;
-    const AttentionKernels& k = attention_kernels();
-    const int64_t G = p.group(), D = c.head_dim, hkv = c.kv_heads;
-    const int workers = int(hkv < ctx.pool->size() ? hkv : ctx.pool->size());
-    // Per worker: the group's q and out in f32, then the kernel's work.
-    const int64_t per_worker = 2 * G * D + cpu::attention_decode_work_floats(G, D);
-    HostScratch scratch(ctx, uint64_t(workers) * uint64_t(per_worker) * sizeof(float));
-    const uint64_t io_elem = p.dtype == ENGRAM_DTYPE_F32 ? 4 : 2;
-    ctx.pool->run(workers, [&](int w, int nw) {
-        float* qf = scratch.as<float>() + int64_t(w) * per_worker;
-        float* of = qf + G * D;
-        float* work = of + G * D;
-        const int64_t begin = hkv * w / nw, end = hkv * (w + 1) / nw;
-        for (int64_t kh = begin; kh < end; ++kh) {
-            AttentionSegment segs[kAttentionMaxSegments];
-            const int nsegs = attention_head_segments(c, p.layer, int32_t(kh), segs);
-            const uint64_t offset = uint64_t(kh * G * D) * io_elem;
-            k.to_f32(static_cast<const char*>(p.q) + offset, p.dtype, G * D, qf);
-            cpu::AttentionDecodeGroup g{qf, G, D, p.scale, c.dtype, segs, nsegs, of, work};
-            k.decode_group(g);
-            k.from_f32(of, G * D, p.dtype, static_cast<char*>(p.out) + offset);
-        }
-    });
-    uint64_t tokens = 0;
-    for (int32_t h = 0; h < c.kv_heads; ++h) {
-        AttentionSegment segs[kAttentionMaxSegments];
-        const int n = attention_head_segments(c, p.layer, h, segs);
-        for (int i = 0; i < n; ++i) tokens += uint64_t(segs[i].count);
-    }
-    op_stats_set(ctx.last_op, "tokens_attended", tokens);
-    op_stats_set(ctx.last_op, "kv_bytes_read", tokens * 2 * uint64_t(D) * attention_elem_bytes(c.dtype));
-}
+// Decode: split over S and merged (cpu/attention_decode_split.cpp).
+void decode(engram_context& ctx, const AttentionDecodeProblem& p) { cpu::attention_decode_split(ctx, p); }
 
 // Prefill: the chunk's keys and values are first converted to the storage
 // dtype (so its queries see the values the cache will hold), then each KV
@@ -125,7 +96,8 @@ void store_rows(const void* src, engram_dtype dtype, int64_t elements, engram_dt
 }  // namespace
 
 const AttentionBackend& attention_cpu_backend() {
-    static const AttentionBackend b{&decode, &prefill, &store_rows};
+    static const AttentionBackend b{&decode, &prefill, &store_rows, &cpu::attention_dsparse_calibrate,
+                                    &cpu::attention_dsparse_decode};
     return b;
 }
 

@@ -40,7 +40,15 @@ struct AttentionKernels {
     void (*from_f32)(const float* src, int64_t n, engram_dtype dt, void* dst);
     // Online-softmax attention of g.q over the segments' tokens, in order.
     void (*decode_group)(const AttentionDecodeGroup& g);
+    // The same over part of a head's tokens, left unnormalised for a merge
+    // (split-S decode): g.out receives the state [m: G][l: G][acc: G * D].
+    void (*decode_partial)(const AttentionDecodeGroup& g);
 };
+
+// Floats of one decode_partial state.
+inline int64_t attention_state_floats(int64_t group, int64_t head_dim) {
+    return group * (head_dim + 2);
+}
 
 const AttentionKernels& attention_kernels_scalar();
 #if defined(ENGRAM_HAVE_X86_KERNELS)

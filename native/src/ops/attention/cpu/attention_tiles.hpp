@@ -88,12 +88,9 @@ struct AttentionTiles {
         }
     }
 
-    static void decode_group(const AttentionDecodeGroup& g) {
+    // The online softmax over g's segments into the state (m, l, acc).
+    static void run(const AttentionDecodeGroup& g, float* m, float* l, float* acc, float* s) {
         const int64_t G = g.group, D = g.head_dim;
-        float* m = g.work;
-        float* l = m + G;
-        float* acc = l + G;
-        float* s = acc + G * D;
         float* kf = s + G * T;
         float* vf = kf + T * D;
         for (int64_t h = 0; h < G; ++h) {
@@ -119,6 +116,19 @@ struct AttentionTiles {
                 block(g, kb, vb, nt, m, l, acc, s);
             }
         }
+    }
+
+    static void decode_partial(const AttentionDecodeGroup& g) {
+        const int64_t G = g.group;
+        run(g, g.out, g.out + G, g.out + 2 * G, g.work + G * (g.head_dim + 2));
+    }
+
+    static void decode_group(const AttentionDecodeGroup& g) {
+        const int64_t G = g.group, D = g.head_dim;
+        float* m = g.work;
+        float* l = m + G;
+        float* acc = l + G;
+        run(g, m, l, acc, acc + G * D);
         for (int64_t h = 0; h < G; ++h) {
             // (IEEE division: the same result in any lane width.)
             const float* a = acc + h * D;
@@ -135,7 +145,7 @@ struct AttentionTiles {
     }
 
     static AttentionKernels table(engram_cpu_isa isa) {
-        return AttentionKernels{isa, &to_f32, &from_f32, &decode_group};
+        return AttentionKernels{isa, &to_f32, &from_f32, &decode_group, &decode_partial};
     }
 };
 

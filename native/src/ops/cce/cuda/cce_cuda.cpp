@@ -15,6 +15,7 @@
 
 #include "core/op_stats.hpp"
 #include "core/error.hpp"
+#include "core/nvtx.hpp"
 #include "cce/cce_launch.cuh"
 #include "cuda/cuda_backend.hpp"
 #include "cuda/cuda_state.hpp"
@@ -137,6 +138,7 @@ void require_shared_memory(const DeviceState& st, int32_t dtype) {
 
 // Forward over the vocabulary: partial states per split, then the merge.
 void forward_pass(engram_context& ctx, const k::CceDev& d, const k::CceMergeOut& out) {
+    NvtxRange range("cce.forward_pass");
     DeviceState& st = state(ctx);
     require_shared_memory(st, d.dtype);
     const int32_t splits = k::cce_forward_splits(d, st.sm_count);
@@ -195,6 +197,7 @@ struct GradAccumulators {
 void backward_pass(engram_context& ctx, const CceProblem& p, const k::CceDev& d,
                    const float* lse_row, const float* grad_loss, float* lse_slot, float* up_slot,
                    const GradAccumulators& acc) {
+    NvtxRange range("cce.backward_pass");
     DeviceState& st = state(ctx);
     require_shared_memory(st, d.dtype);
     check_cuda(k::launch_backward_prep(d, lse_row, grad_loss, int32_t(p.reduction), lse_slot,

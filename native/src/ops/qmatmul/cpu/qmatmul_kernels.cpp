@@ -10,6 +10,9 @@ namespace {
 const QmatmulKernels* kernels_for(engram_cpu_isa isa) {
     switch (isa) {
 #if defined(ENGRAM_HAVE_X86_KERNELS)
+        // No bf16-specific 2-bit kernel: an AVX512_BF16 machine runs the
+        // AVX-512 one (it used to fall through to the scalar kernel here).
+        case ENGRAM_CPU_ISA_AVX512_BF16:
         case ENGRAM_CPU_ISA_AVX512: return &qmatmul_kernels_avx512();
         case ENGRAM_CPU_ISA_AVX2: return &qmatmul_kernels_avx2();
 #endif
