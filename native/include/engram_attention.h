@@ -28,8 +28,9 @@
  *    so it may be called before or after engram_context_destroy of its context;
  *    every other call needs the cache's context alive. Destroying a cache while
  *    another thread uses it is the caller's bug, as for free().
- *  - Phase 1: CPU contexts only (on a CUDA context create returns
- *    ENGRAM_ERR_UNSUPPORTED).
+ *  - On a CUDA context the cache's rows live in that device's memory and
+ *    append, decode and prefill take their tensors in device memory; a build
+ *    without CUDA attention returns ENGRAM_ERR_UNSUPPORTED from create.
  *
  * Numeric contract of the attention ops
  *  - score_t = scale * (q . k_t), p = softmax over the tokens the head keeps,

@@ -8,9 +8,11 @@
 NVCC="" CUDA_HOME="" CUDA_INC="" CUDA_LIB="" HOSTCXX="" NVCC_EXTRA=() GTEST_SRC="" GTEST_SYS=0
 CMAKE_OK=0 GENERATOR="" ARCH=""
 BIN_DIR="" LIB_DIR=""
-# The CCE test programs: every one that has CUDA cases.
+# The test programs that have CUDA cases (CCE, qmatmul, scan, attention).
 TEST_PROGRAMS=(engram_cce_test engram_cce_cuda_numerics_test engram_cce_filter_test
-               engram_cce_shard_test engram_cce_memory_test engram_cce_abi_test engram_abi_test)
+               engram_cce_shard_test engram_cce_memory_test engram_cce_abi_test engram_abi_test
+               engram_qmatmul_cuda_test engram_scan_cuda_test engram_attention_cuda_test
+               engram_attention_abi_test)
 
 first_existing() { local p; for p in "$@"; do [ -e "$p" ] && { echo "$p"; return 0; }; done; return 1; }
 
@@ -375,7 +377,7 @@ build_direct() {
         compile_bg "$o" cc -std=c99 -O2 -I"$ROOT/native/include" -I"$T/common" -c "$T/common/c_callers.c" -o "$o"
         local t src
         for t in "${TEST_PROGRAMS[@]}"; do
-            src=$(first_existing "$T/ops/cce/${t#engram_}.cpp" "$T/common/${t#engram_}.cpp") || continue
+            src=$(first_existing "$T"/ops/*/"${t#engram_}.cpp" "$T/common/${t#engram_}.cpp") || continue
             o="$d/obj/test_$t.o"
             compile_bg "$o" "$HOSTCXX" -std=c++17 -O2 -pthread "${tincs[@]}" -c "$src" -o "$o"
         done

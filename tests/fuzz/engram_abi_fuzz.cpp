@@ -13,6 +13,7 @@
 #include "attention_fuzz.hpp"
 #include "cce_fuzz.hpp"
 #include "scan_fuzz.hpp"
+#include "scan_mom_fuzz.hpp"
 #include "qmatmul_fuzz.hpp"
 
 namespace fuzz {
@@ -483,13 +484,14 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     using namespace fuzz;
     FuzzedDataProvider in(data, size);
-    const int op = in.ConsumeIntegralInRange(0, kCceOps + 5);
+    const int op = in.ConsumeIntegralInRange(0, kCceOps + 6);
     if (op < kCceOps) fuzz_cce(in, CceOp(op));
     else if (op == kCceOps) fuzz_context(in);
     else if (op == kCceOps + 1) fuzz_info(in);
     else if (op == kCceOps + 2) fuzz_scan(in, g_ctx);     // scan_fuzz.cpp
     else if (op == kCceOps + 3) fuzz_qmatmul(in, g_ctx);  // qmatmul_fuzz.cpp
     else if (op == kCceOps + 4) fuzz_attention(in, g_ctx);  // attention_fuzz.cpp
-    else fuzz_scan_delta(in, g_ctx);                      // scan_delta_fuzz.cpp
+    else if (op == kCceOps + 5) fuzz_scan_delta(in, g_ctx);  // scan_delta_fuzz.cpp
+    else fuzz_scan_mom(in, g_ctx);  // scan_mom_fuzz.cpp (MoM, BASED, Titans)
     return 0;
 }

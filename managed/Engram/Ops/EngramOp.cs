@@ -37,6 +37,32 @@ public enum EngramOp
     ScanDeltaDecode = 204,
     /// <summary>scan_delta_backward (ENGRAM_OP_SCAN_DELTA_BACKWARD).</summary>
     ScanDeltaBackward = 205,
+    /// <summary>scan_mom_route (ENGRAM_OP_SCAN_MOM_ROUTE).</summary>
+    ScanMomRoute = 206,
+    /// <summary>scan_mom_gather (ENGRAM_OP_SCAN_MOM_GATHER).</summary>
+    ScanMomGather = 207,
+    /// <summary>scan_mom_combine (ENGRAM_OP_SCAN_MOM_COMBINE).</summary>
+    ScanMomCombine = 208,
+    /// <summary>scan_mom_route_backward (ENGRAM_OP_SCAN_MOM_ROUTE_BACKWARD).</summary>
+    ScanMomRouteBackward = 209,
+    /// <summary>scan_mom_gather_backward (ENGRAM_OP_SCAN_MOM_GATHER_BACKWARD).</summary>
+    ScanMomGatherBackward = 210,
+    /// <summary>scan_mom_combine_backward (ENGRAM_OP_SCAN_MOM_COMBINE_BACKWARD).</summary>
+    ScanMomCombineBackward = 211,
+    /// <summary>scan_mom_decode (ENGRAM_OP_SCAN_MOM_DECODE).</summary>
+    ScanMomDecode = 212,
+    /// <summary>scan_based_feature_map (ENGRAM_OP_SCAN_BASED_FEATURE_MAP).</summary>
+    ScanBasedFeatureMap = 213,
+    /// <summary>scan_based_feature_map_backward (ENGRAM_OP_SCAN_BASED_FEATURE_MAP_BACKWARD).</summary>
+    ScanBasedFeatureMapBackward = 214,
+    /// <summary>scan_based_forward (ENGRAM_OP_SCAN_BASED_FORWARD).</summary>
+    ScanBasedForward = 215,
+    /// <summary>scan_sliding_window_forward (ENGRAM_OP_SCAN_SLIDING_WINDOW_FORWARD).</summary>
+    ScanSlidingWindowForward = 216,
+    /// <summary>scan_titans_forward (ENGRAM_OP_SCAN_TITANS_FORWARD).</summary>
+    ScanTitansForward = 217,
+    /// <summary>scan_titans_decode (ENGRAM_OP_SCAN_TITANS_DECODE).</summary>
+    ScanTitansDecode = 218,
 
     /// <summary>attention_cache_append (ENGRAM_OP_ATTENTION_CACHE_APPEND).</summary>
     AttentionCacheAppend = 300,
@@ -44,6 +70,10 @@ public enum EngramOp
     AttentionDecode = 301,
     /// <summary>attention_prefill (ENGRAM_OP_ATTENTION_PREFILL).</summary>
     AttentionPrefill = 302,
+    /// <summary>attention_dsparse_calibrate (ENGRAM_OP_ATTENTION_DSPARSE_CALIBRATE).</summary>
+    AttentionDsparseCalibrate = 303,
+    /// <summary>attention_dsparse_decode (ENGRAM_OP_ATTENTION_DSPARSE_DECODE).</summary>
+    AttentionDsparseDecode = 304,
 
     /// <summary>qmatmul (ENGRAM_OP_QMATMUL).</summary>
     Qmatmul = 400,

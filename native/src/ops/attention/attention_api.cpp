@@ -156,14 +156,15 @@ void validate_chunk(engram_context& ctx, const AttentionCache& a, int32_t layer,
     const uint64_t es = engram_dtype_size(dtype);
     require_aligned(k, es, "k");
     require_aligned(v, es, "v");
-    check_host(k, "k");
-    check_host(v, "v");
     const uint64_t rows = checked_bytes(a.kv_heads, tokens, 1, "k [H_kv, tokens, D]");
-    checked_bytes(int64_t(rows), a.head_dim, es, "k [H_kv, tokens, D]");
+    const uint64_t bytes = checked_bytes(int64_t(rows), a.head_dim, es, "k [H_kv, tokens, D]");
+    check_buffer(ctx, k, bytes, "k");
+    check_buffer(ctx, v, bytes, "v");
 }
 
 // Writes a validated chunk into the layer (its storage already reserved) and
-// sets the append counters. Nothing here can fail.
+// sets the append counters. Nothing here can fail on the CPU (on CUDA only a
+// failing device can).
 void write_chunk(engram_context& ctx, const AttentionBackend& be, AttentionCache& a, int32_t layer,
                  int64_t tokens, engram_dtype dtype, const void* k, const void* v) {
     const int64_t length = a.length[size_t(layer)];
@@ -173,18 +174,36 @@ void write_chunk(engram_context& ctx, const AttentionBackend& be, AttentionCache
     for (int32_t h = 0; h < a.kv_heads; ++h) {
         const bool streaming = attention_is_streaming(a, layer, h);
         const AttentionHeadStore& s = a.heads[size_t(layer) * size_t(a.kv_heads) + size_t(h)];
+        // Tokens i0 .. i0 + run - 1 go to consecutive slots from slot0: one
+        // store per run (a run breaks where the ring wraps or at a skip).
+        int64_t i0 = 0, slot0 = 0, run = 0;
+        auto flush = [&] {
+            if (run == 0) return;
+            const uint64_t in = (uint64_t(h) * uint64_t(tokens) + uint64_t(i0)) * ib;
+            const int64_t elements = run * a.head_dim;
+            be.store_rows(ctx, static_cast<const char*>(k) + in, dtype, elements, a.dtype,
+                          static_cast<char*>(s.k) + uint64_t(slot0) * sb);
+            be.store_rows(ctx, static_cast<const char*>(v) + in, dtype, elements, a.dtype,
+                          static_cast<char*>(s.v) + uint64_t(slot0) * sb);
+            for (int64_t j = 0; j < run; ++j)
+                attention_store_label_row(a, layer, h, slot0 + j);  // Double Sparsity, if set
+            run = 0;
+        };
         for (int64_t i = 0; i < tokens; ++i) {
             const int64_t pos = length + i;
             // A window token a later token of this call overwrites is skipped.
             if (streaming && pos >= a.sink && pos < length + tokens - a.window) continue;
             const int64_t slot = attention_slot(a, streaming, pos);
-            const uint64_t in = (uint64_t(h) * uint64_t(tokens) + uint64_t(i)) * ib;
-            be.store_rows(static_cast<const char*>(k) + in, dtype, a.head_dim, a.dtype,
-                          static_cast<char*>(s.k) + uint64_t(slot) * sb);
-            be.store_rows(static_cast<const char*>(v) + in, dtype, a.head_dim, a.dtype,
-                          static_cast<char*>(s.v) + uint64_t(slot) * sb);
-            attention_store_label_row(a, layer, h, slot);  // Double Sparsity, if set
+            if (run > 0 && i == i0 + run && slot == slot0 + run) {
+                ++run;
+                continue;
+            }
+            flush();
+            i0 = i;
+            slot0 = slot;
+            run = 1;
         }
+        flush();
         if (streaming)
             evicted += uint64_t(attention_streaming_kept(a, length) + tokens -
                                 attention_streaming_kept(a, length + tokens));
@@ -240,8 +259,10 @@ ENGRAM_API engram_status engram_attention_cache_create(engram_context* ctx,
         require_not_null(out, "out");
         *out = nullptr;
         std::lock_guard<std::mutex> lock(c.mutex);
-        attention_backend(c);  // CUDA: unsupported in this phase
+        attention_backend(c);  // a build without CUDA attention refuses a CUDA context
         std::unique_ptr<AttentionCache> cache = validate_config(c, config);
+        // A CUDA context's cache keeps its rows in that device's memory.
+        if (c.backend == ENGRAM_BACKEND_CUDA) cache->device = c.device;
         *out = cache.release();
     });
 }
@@ -351,9 +372,9 @@ ENGRAM_API engram_status engram_attention_decode(engram_context* ctx,
         const uint64_t es = engram_dtype_size(dtype);
         require_aligned(q, es, "q");
         require_aligned(out, es, "out");
-        check_host(q, "q");
-        check_host(out, "out");
         const uint64_t bytes = checked_bytes(q_heads, a.head_dim, es, "q [q_heads, D]");
+        check_buffer(c, q, bytes, "q");
+        check_buffer(c, out, bytes, "out");
         require_disjoint({{q, bytes, "q", false}, {out, bytes, "out", true}});
         if (a.length[size_t(layer)] == 0)
             fail(ENGRAM_ERR_INVALID_ARGUMENT,
@@ -393,10 +414,10 @@ ENGRAM_API engram_status engram_attention_prefill(engram_context* ctx,
         const uint64_t es = engram_dtype_size(dtype);
         require_aligned(q, es, "q");
         require_aligned(out, es, "out");
-        check_host(q, "q");
-        check_host(out, "out");
         const uint64_t qrows = checked_bytes(q_heads, tokens, 1, "q [q_heads, tokens, D]");
         const uint64_t qbytes = checked_bytes(int64_t(qrows), a.head_dim, es, "q [q_heads, tokens, D]");
+        check_buffer(c, q, qbytes, "q");
+        check_buffer(c, out, qbytes, "out");
         const uint64_t kvbytes = uint64_t(a.kv_heads) * uint64_t(tokens) * uint64_t(a.head_dim) * es;
         require_disjoint({{q, qbytes, "q", false},
                           {k, kvbytes, "k", false},

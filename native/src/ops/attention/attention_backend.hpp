@@ -15,9 +15,9 @@ struct AttentionBackend {
     // fills the counters "tokens_attended" and "kv_bytes_read".
     void (*prefill)(engram_context& ctx, const AttentionPrefillProblem& p);
     // Copies rows [tokens, D] of dtype `dtype` into `dst` rows of the cache's
-    // storage dtype (rounding to nearest even).
-    void (*store_rows)(const void* src, engram_dtype dtype, int64_t elements, engram_dtype storage,
-                       void* dst);
+    // storage dtype (rounding to nearest even); on CUDA queued on ctx's stream.
+    void (*store_rows)(engram_context& ctx, const void* src, engram_dtype dtype, int64_t elements,
+                       engram_dtype storage, void* dst);
     // Double Sparsity (attention_dsparse*.cpp): writes p.channels / p.out.
     void (*dsparse_calibrate)(engram_context& ctx, const AttentionCalibrateProblem& p);
     void (*dsparse_decode)(engram_context& ctx, const AttentionDsparseProblem& p);

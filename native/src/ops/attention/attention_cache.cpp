@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/error.hpp"
+#include "ops/attention/attention_storage.hpp"
 
 using engram::AttentionHeadStore;
 
@@ -21,7 +22,7 @@ uint64_t row_bytes(const AttentionCache& c) {
     return uint64_t(c.head_dim) * attention_elem_bytes(c.dtype);
 }
 
-void* alloc_rows(uint64_t bytes) {
+void* alloc_host_rows(uint64_t bytes) {
     void* p = std::aligned_alloc(64, size_t(bytes));
     if (!p)
         fail(ENGRAM_ERR_OUT_OF_MEMORY,
@@ -29,11 +30,30 @@ void* alloc_rows(uint64_t bytes) {
     return p;
 }
 
-void free_store(AttentionHeadStore& s) {
-    std::free(s.k);
-    std::free(s.v);
-    std::free(s.labels);
+void* alloc_rows(const AttentionCache& c, uint64_t bytes) {
+    if (c.device >= 0) return attention_device_alloc(c.device, bytes);
+    return alloc_host_rows(bytes);
+}
+
+void free_store(const AttentionCache& c, AttentionHeadStore& s) {
+    if (c.device >= 0) {
+        attention_device_free(c.device, s.k);
+        attention_device_free(c.device, s.v);
+    } else {
+        std::free(s.k);
+        std::free(s.v);
+    }
+    std::free(s.labels);  // Double Sparsity labels: host memory (CPU caches only)
     s = AttentionHeadStore{};
+}
+
+// Rows kept when a head's buffers grow. Device caches: reserve runs inside
+// an op called with the cache's own context, so c.ctx is alive here.
+void copy_rows(const AttentionCache& c, void* dst, const void* src, uint64_t bytes) {
+    if (c.device >= 0)
+        attention_device_copy(*c.ctx, dst, src, bytes);
+    else
+        std::memcpy(dst, src, size_t(bytes));
 }
 
 }  // namespace
@@ -89,17 +109,25 @@ void attention_cache_reserve(AttentionCache& c, int32_t layer, int64_t new_lengt
             if (slots > most) slots = most;
             AttentionHeadStore& g = grown[size_t(h)];
             const uint64_t bytes = round64(uint64_t(slots) * rb);
-            g.k = alloc_rows(bytes);
-            g.v = alloc_rows(bytes);
+            g.k = alloc_rows(c, bytes);
+            g.v = alloc_rows(c, bytes);
             g.slots = slots;
             g.bytes = 2 * bytes;
             if (label_row > 0) {
                 g.label_bytes = round64(uint64_t(slots) * label_row);
-                g.labels = alloc_rows(g.label_bytes);
+                g.labels = alloc_host_rows(g.label_bytes);
             }
         }
+        // Copy the kept rows (a device copy can fail: still before commit).
+        for (int32_t h = 0; h < c.kv_heads; ++h) {
+            const AttentionHeadStore& g = grown[size_t(h)];
+            const AttentionHeadStore& old = c.heads[base + size_t(h)];
+            if (!g.k || old.slots == 0) continue;
+            copy_rows(c, g.k, old.k, uint64_t(old.slots) * rb);
+            copy_rows(c, g.v, old.v, uint64_t(old.slots) * rb);
+        }
     } catch (...) {
-        for (AttentionHeadStore& g : grown) free_store(g);
+        for (AttentionHeadStore& g : grown) free_store(c, g);
         throw;
     }
     // Phase 2: commit (nothing here can fail).
@@ -107,18 +135,15 @@ void attention_cache_reserve(AttentionCache& c, int32_t layer, int64_t new_lengt
         AttentionHeadStore& g = grown[size_t(h)];
         if (!g.k) continue;
         AttentionHeadStore& old = c.heads[base + size_t(h)];
-        if (old.slots > 0) {
-            std::memcpy(g.k, old.k, size_t(uint64_t(old.slots) * rb));
-            std::memcpy(g.v, old.v, size_t(uint64_t(old.slots) * rb));
-            if (g.labels && old.labels) std::memcpy(g.labels, old.labels, size_t(uint64_t(old.slots) * label_row));
-        }
-        free_store(old);
+        if (g.labels && old.labels && old.slots > 0)
+            std::memcpy(g.labels, old.labels, size_t(uint64_t(old.slots) * label_row));
+        free_store(c, old);
         old = g;
     }
 }
 
 void attention_cache_clear(AttentionCache& c) {
-    for (AttentionHeadStore& s : c.heads) free_store(s);
+    for (AttentionHeadStore& s : c.heads) free_store(c, s);
     for (int64_t& l : c.length) l = 0;
 }
 

@@ -16,7 +16,8 @@
 
 namespace engram {
 
-// One head's keys or values: 64-byte aligned rows, freed with the cache.
+// One head's keys or values: 64-byte aligned rows (device memory for a cache
+// of a CUDA context), freed with the cache.
 struct AttentionHeadStore {
     void* k = nullptr;
     void* v = nullptr;
@@ -39,7 +40,9 @@ struct AttentionSegment {
 }  // namespace engram
 
 struct engram_attention_cache_handle {
-    engram_context* ctx = nullptr;  // the creating context (compared, never dereferenced after create)
+    engram_context* ctx = nullptr;  // the creating context (compared, never dereferenced after create,
+                                    // except by ops that were called with it: growth on CUDA)
+    int32_t device = -1;            // CUDA device holding the rows; -1: host memory (CPU context)
     engram_dtype dtype = ENGRAM_DTYPE_F32;
     int32_t layers = 0;
     int32_t kv_heads = 0;

@@ -82,6 +82,8 @@ ENGRAM_API engram_status engram_attention_dsparse_calibrate(engram_context* ctx,
                                                             int32_t* channels) {
     return run_op(__func__, ENGRAM_OP_ATTENTION_DSPARSE_CALIBRATE, ctx, [&](engram_context& c) {
         const AttentionBackend& be = attention_backend(c);
+        if (!be.dsparse_calibrate || !be.dsparse_decode)
+            fail(ENGRAM_ERR_UNSUPPORTED, "Double Sparsity runs on the CPU backend only (no CUDA kernels yet)");
         require_dim(kv_heads, "kv_heads");
         require_gqa(q_heads, kv_heads);
         require_dim(tokens, "tokens");
@@ -129,6 +131,10 @@ ENGRAM_API engram_status engram_attention_dsparse_set_channels(engram_context* c
         std::lock_guard<std::mutex> lock(c.mutex);
         AttentionCache& a = attention_require_cache(c, cache);
         attention_require_layer(a, layer);
+        // The label cache is host memory, filled from the keys on the host.
+        if (a.device >= 0)
+            fail(ENGRAM_ERR_UNSUPPORTED,
+                 "Double Sparsity labels need a cache on a CPU context (this cache is in device memory)");
         if (r < 1 || r > a.head_dim)
             fail(ENGRAM_ERR_INVALID_ARGUMENT,
                  format("r = %d is outside [1, head_dim = %d]", r, a.head_dim));
@@ -182,6 +188,8 @@ ENGRAM_API engram_status engram_attention_dsparse_decode(engram_context* ctx,
                                                          const engram_attention_dsparse_options* opts) {
     return run_op(__func__, ENGRAM_OP_ATTENTION_DSPARSE_DECODE, ctx, [&](engram_context& c) {
         const AttentionBackend& be = attention_backend(c);
+        if (!be.dsparse_calibrate || !be.dsparse_decode)
+            fail(ENGRAM_ERR_UNSUPPORTED, "Double Sparsity runs on the CPU backend only (no CUDA kernels yet)");
         AttentionCache& a = attention_require_cache(c, cache);
         attention_require_layer(a, layer);
         require_gqa(q_heads, a.kv_heads);

@@ -1,6 +1,7 @@
 // qmatmul_registry.cpp — the 2-bit weight family's ops and the dtypes each
 // backend runs them with (engram_qmatmul.h says which input is the "main"
-// one). No CUDA implementation yet: no CUDA dtypes.
+// one). CUDA runs the product only (ops/qmatmul/cuda/): the quantizers and
+// layout conversions are host-only.
 #include "api/op_registry.hpp"
 #include "engram_qmatmul.h"
 
@@ -9,7 +10,7 @@ namespace engram {
 OpFamily qmatmul_ops() {
     static constexpr uint32_t kU2 = dtype_bit(ENGRAM_DTYPE_U2);
     static const OpInfo ops[] = {
-        {ENGRAM_OP_QMATMUL, "qmatmul", "qmatmul", kFloatDtypes, 0},
+        {ENGRAM_OP_QMATMUL, "qmatmul", "qmatmul", kFloatDtypes, kFloatDtypes},
         {ENGRAM_OP_QMATMUL_QUANTIZE_RTN, "qmatmul_quantize_rtn", "qmatmul", kFloatDtypes, 0},
         {ENGRAM_OP_QMATMUL_PACK, "qmatmul_pack", "qmatmul", kU2, 0},
         {ENGRAM_OP_QMATMUL_UNPACK, "qmatmul_unpack", "qmatmul", kU2, 0},

@@ -238,15 +238,33 @@ TEST(AttentionAbi, CacheMayBeDestroyedAfterItsContext) {
     EXPECT_OK(engram_attention_cache_destroy(cache));  // ASan checks no freed memory is touched
 }
 
-TEST(AttentionAbi, CudaContextIsRefused) {
+// A CUDA context makes a cache in device memory; host tensors are refused by
+// name, and the cache outlives its context as on the CPU.
+TEST(AttentionAbi, CudaContextKeepsTheCacheOnTheDevice) {
     engram_context* ctx = nullptr;
     if (engram_context_create(ENGRAM_BACKEND_CUDA, 0, &ctx) != ENGRAM_OK)
         GTEST_SKIP() << "no CUDA context here: " << engram_last_error();
     const engram_attention_cache_config cfg = good_config(nullptr);
     engram_attention_cache* cache = nullptr;
-    EXPECT_STATUS(ENGRAM_ERR_UNSUPPORTED, engram_attention_cache_create(ctx, &cfg, &cache), "attention on cuda");
-    EXPECT_EQ(nullptr, cache);
-    engram_context_destroy(ctx);
+    ASSERT_OK(engram_attention_cache_create(ctx, &cfg, &cache));
+    ASSERT_NE(nullptr, cache);
+    const size_t n = size_t(cfg.kv_heads) * size_t(cfg.head_dim);
+    std::vector<float> host(n, 1.0f);
+    EXPECT_STATUS(ENGRAM_ERR_WRONG_BACKEND,
+                  engram_attention_cache_append(ctx, cache, 0, 1, ENGRAM_DTYPE_F32, host.data(), host.data()),
+                  "k");
+    void* dev = nullptr;
+    ASSERT_OK(engram_device_alloc(ctx, n * 4, &dev));
+    ASSERT_OK(engram_copy_to_device(ctx, dev, host.data(), n * 4));
+    EXPECT_OK(engram_attention_cache_append(ctx, cache, 0, 1, ENGRAM_DTYPE_F32, dev, dev));
+    engram_attention_cache_info info;
+    engram_attention_cache_info_init(&info);
+    EXPECT_OK(engram_attention_cache_get_info(ctx, cache, 0, &info));
+    EXPECT_EQ(1, info.length);
+    EXPECT_LT(0u, info.total_bytes);
+    EXPECT_OK(engram_device_free(ctx, dev));
+    ASSERT_OK(engram_context_destroy(ctx));
+    EXPECT_OK(engram_attention_cache_destroy(cache));
 }
 
 TEST(AttentionAbi, OpsAreRegistered) {
@@ -259,7 +277,11 @@ TEST(AttentionAbi, OpsAreRegistered) {
         for (engram_dtype dt : {ENGRAM_DTYPE_F32, ENGRAM_DTYPE_F16, ENGRAM_DTYPE_BF16})
             EXPECT_OK(engram_op_supported(ENGRAM_BACKEND_CPU, op, dt));
         EXPECT_STATUS(ENGRAM_ERR_UNSUPPORTED, engram_op_supported(ENGRAM_BACKEND_CPU, op, ENGRAM_DTYPE_I32), "i32");
-        EXPECT_NE(ENGRAM_OK, engram_op_supported(ENGRAM_BACKEND_CUDA, op, ENGRAM_DTYPE_BF16));
+        const engram_capabilities caps = capabilities();
+        const engram_status cuda_st = engram_op_supported(ENGRAM_BACKEND_CUDA, op, ENGRAM_DTYPE_BF16);
+        EXPECT_EQ(!caps.cuda_built ? ENGRAM_ERR_UNSUPPORTED
+                  : caps.cuda_device_count == 0 ? ENGRAM_ERR_NO_DEVICE : ENGRAM_OK, cuda_st)
+            << engram_last_error();
     }
 }
 

@@ -33,6 +33,29 @@ DecodeData make_decode_data(const DecodeCase& c) {
     return d;
 }
 
+StagedBytes::StagedBytes(engram_context* ctx, const std::vector<uint8_t>& host)
+    : ctx_(ctx), host_(host) {
+    engram_backend backend = ENGRAM_BACKEND_CPU;
+    EXPECT_EQ(ENGRAM_OK, engram_context_get_backend(ctx, &backend));
+    if (backend != ENGRAM_BACKEND_CUDA || host_.empty()) return;
+    EXPECT_EQ(ENGRAM_OK, engram_device_alloc(ctx, host_.size(), &dev_)) << engram_last_error();
+    if (dev_) {
+        EXPECT_EQ(ENGRAM_OK, engram_copy_to_device(ctx, dev_, host_.data(), host_.size()))
+            << engram_last_error();
+    }
+}
+
+StagedBytes::~StagedBytes() {
+    if (dev_) engram_device_free(ctx_, dev_);
+}
+
+std::vector<uint8_t> StagedBytes::read() const {
+    if (!dev_) return host_;
+    std::vector<uint8_t> r(host_.size());
+    EXPECT_EQ(ENGRAM_OK, engram_copy_to_host(ctx_, r.data(), dev_, r.size())) << engram_last_error();
+    return r;
+}
+
 ::testing::AssertionResult fill_cache(engram_context* ctx, const DecodeCase& c,
                                       const DecodeData& d, CacheHolder& cache) {
     engram_attention_cache_config cfg;
@@ -60,8 +83,8 @@ DecodeData make_decode_data(const DecodeCase& c) {
                     k[size_t((h * n + i) * D + e)] = d.k[src];
                     v[size_t((h * n + i) * D + e)] = d.v[src];
                 }
-        const std::vector<uint8_t> kb = encode_floats(c.append, k), vb = encode_floats(c.append, v);
-        if (engram_attention_cache_append(ctx, cache.get(), 0, n, c.append, kb.data(), vb.data()) !=
+        StagedBytes kb(ctx, encode_floats(c.append, k)), vb(ctx, encode_floats(c.append, v));
+        if (engram_attention_cache_append(ctx, cache.get(), 0, n, c.append, kb.get(), vb.get()) !=
             ENGRAM_OK)
             return ::testing::AssertionFailure()
                    << "append at " << t0 << ": " << engram_last_error();
@@ -73,15 +96,15 @@ DecodeData make_decode_data(const DecodeCase& c) {
 ::testing::AssertionResult run_decode(engram_context* ctx, engram_attention_cache* cache,
                                       const DecodeCase& c, const DecodeData& d,
                                       std::vector<float>& out) {
-    const std::vector<uint8_t> qb = encode_floats(c.io, d.q);
-    std::vector<uint8_t> ob(qb.size(), 0xFF);
+    const std::vector<uint8_t> qh = encode_floats(c.io, d.q);
+    StagedBytes qb(ctx, qh), ob(ctx, std::vector<uint8_t>(qh.size(), 0xFF));
     engram_attention_options opts;
     engram_attention_options_init(&opts);
     opts.scale = c.scale;
-    if (engram_attention_decode(ctx, cache, 0, c.q_heads, c.io, qb.data(), ob.data(), &opts) !=
+    if (engram_attention_decode(ctx, cache, 0, c.q_heads, c.io, qb.get(), ob.get(), &opts) !=
         ENGRAM_OK)
         return ::testing::AssertionFailure() << "decode: " << engram_last_error();
-    out = decode_floats(c.io, ob.data(), d.q.size());
+    out = decode_floats(c.io, ob.read().data(), d.q.size());
     return ::testing::AssertionSuccess();
 }
 

@@ -28,6 +28,24 @@ private:
     engram_attention_cache* c_ = nullptr;
 };
 
+// Host bytes as an op of ctx's backend takes them: the host vector itself on
+// a CPU context, a device copy on a CUDA context (freed with the object).
+class StagedBytes {
+public:
+    StagedBytes(engram_context* ctx, const std::vector<uint8_t>& host);
+    ~StagedBytes();
+    StagedBytes(const StagedBytes&) = delete;
+    StagedBytes& operator=(const StagedBytes&) = delete;
+    void* get() { return dev_ ? dev_ : host_.data(); }
+    // The current contents (copied back from the device on CUDA).
+    std::vector<uint8_t> read() const;
+
+private:
+    engram_context* ctx_;
+    std::vector<uint8_t> host_;
+    void* dev_ = nullptr;
+};
+
 struct DecodeCase {
     int64_t q_heads = 4;
     int64_t kv_heads = 1;

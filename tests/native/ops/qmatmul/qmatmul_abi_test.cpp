@@ -240,8 +240,22 @@ TEST_F(QmatmulAbi, RegistryAndLayout) {
     EXPECT_OK(engram_op_supported(ENGRAM_BACKEND_CPU, ENGRAM_OP_QMATMUL_PACK, ENGRAM_DTYPE_U2));
     EXPECT_STATUS(ENGRAM_ERR_UNSUPPORTED,
                   engram_op_supported(ENGRAM_BACKEND_CPU, ENGRAM_OP_QMATMUL, ENGRAM_DTYPE_I32), "qmatmul");
+    // CUDA: the product where the backend is built (a device is needed to
+    // run it); the quantizers and layout ops are host-only.
+    const engram_capabilities caps = capabilities();
+    const engram_status cuda_st =
+        engram_op_supported(ENGRAM_BACKEND_CUDA, ENGRAM_OP_QMATMUL, ENGRAM_DTYPE_F16);
+    const std::string cuda_msg = engram_last_error();
+    if (!caps.cuda_built)
+        EXPECT_EQ(ENGRAM_ERR_UNSUPPORTED, cuda_st) << cuda_msg;
+    else if (caps.cuda_device_count == 0)
+        EXPECT_EQ(ENGRAM_ERR_NO_DEVICE, cuda_st) << cuda_msg;
+    else
+        EXPECT_EQ(ENGRAM_OK, cuda_st) << cuda_msg;
+    EXPECT_NE(std::string::npos, cuda_msg.find("qmatmul")) << cuda_msg;
     EXPECT_STATUS(ENGRAM_ERR_UNSUPPORTED,
-                  engram_op_supported(ENGRAM_BACKEND_CUDA, ENGRAM_OP_QMATMUL, ENGRAM_DTYPE_F16), "qmatmul", "cuda");
+                  engram_op_supported(ENGRAM_BACKEND_CUDA, ENGRAM_OP_QMATMUL_QUANTIZE_RTN, ENGRAM_DTYPE_F32),
+                  "qmatmul_quantize_rtn", "cuda");
     uint64_t v = 0;
     ASSERT_OK(engram_struct_layout("engram_qweight", nullptr, &v));
     EXPECT_EQ(sizeof(engram_qweight), v);

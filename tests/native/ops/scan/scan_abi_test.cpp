@@ -228,8 +228,19 @@ TEST(ScanRegistry, OpsLayoutsAndCuda) {
     EXPECT_STATUS(ENGRAM_ERR_UNSUPPORTED,
                   engram_op_supported(ENGRAM_BACKEND_CPU, ENGRAM_OP_SCAN_LINEAR_DECODE, ENGRAM_DTYPE_I32),
                   "scan_linear_decode");
+    // CUDA: forward and decode where the backend is built (a device is
+    // needed to run them); the backward is CPU-only.
+    const engram_capabilities caps = capabilities();
+    const engram_status cuda_st =
+        engram_op_supported(ENGRAM_BACKEND_CUDA, ENGRAM_OP_SCAN_LINEAR_FORWARD, ENGRAM_DTYPE_F32);
+    if (!caps.cuda_built)
+        EXPECT_EQ(ENGRAM_ERR_UNSUPPORTED, cuda_st);
+    else if (caps.cuda_device_count == 0)
+        EXPECT_EQ(ENGRAM_ERR_NO_DEVICE, cuda_st);
+    else
+        EXPECT_EQ(ENGRAM_OK, cuda_st);
     EXPECT_EQ(ENGRAM_ERR_UNSUPPORTED,
-              engram_op_supported(ENGRAM_BACKEND_CUDA, ENGRAM_OP_SCAN_LINEAR_FORWARD, ENGRAM_DTYPE_F32));
+              engram_op_supported(ENGRAM_BACKEND_CUDA, ENGRAM_OP_SCAN_LINEAR_BACKWARD, ENGRAM_DTYPE_F32));
     uint64_t value = 0;
     ASSERT_OK(engram_struct_layout("engram_scan_inputs", nullptr, &value));
     EXPECT_EQ(sizeof(engram_scan_inputs), value);

@@ -29,8 +29,8 @@ void decode(engram_context& ctx, const AttentionDecodeProblem& p) { cpu::attenti
 // head's queries run one by one through the decode kernel over the segments
 // attention_query_segments gives for their positions. The same static split
 // over KV heads as decode.
-void store_rows(const void* src, engram_dtype dtype, int64_t elements, engram_dtype storage,
-                void* dst);
+void store_rows(engram_context&, const void* src, engram_dtype dtype, int64_t elements,
+                engram_dtype storage, void* dst);
 
 void prefill(engram_context& ctx, const AttentionPrefillProblem& p) {
     const AttentionCache& c = *p.cache;
@@ -42,8 +42,8 @@ void prefill(engram_context& ctx, const AttentionPrefillProblem& p) {
     HostScratch chunk(ctx, 2 * chunk_bytes);
     char* kc = chunk.as<char>();
     char* vc = kc + chunk_bytes;
-    store_rows(p.k, p.dtype, hkv * n * D, c.dtype, kc);
-    store_rows(p.v, p.dtype, hkv * n * D, c.dtype, vc);
+    store_rows(ctx, p.k, p.dtype, hkv * n * D, c.dtype, kc);
+    store_rows(ctx, p.v, p.dtype, hkv * n * D, c.dtype, vc);
     const int workers = int(hkv < ctx.pool->size() ? hkv : ctx.pool->size());
     const int64_t per_worker = 2 * G * D + cpu::attention_decode_work_floats(G, D);
     HostScratch scratch(ctx, uint64_t(workers) * uint64_t(per_worker) * sizeof(float));
@@ -82,8 +82,8 @@ void prefill(engram_context& ctx, const AttentionPrefillProblem& p) {
     op_stats_set(ctx.last_op, "kv_bytes_read", tokens * 2 * sb);
 }
 
-void store_rows(const void* src, engram_dtype dtype, int64_t elements, engram_dtype storage,
-                void* dst) {
+void store_rows(engram_context&, const void* src, engram_dtype dtype, int64_t elements,
+                engram_dtype storage, void* dst) {
     const AttentionKernels& k = attention_kernels();
     if (dtype == storage) {
         std::memcpy(dst, src, size_t(uint64_t(elements) * attention_elem_bytes(storage)));
