@@ -130,9 +130,10 @@ CachePtr fill_cache(engram_context* ctx, const Case& c, const Problem& p) {
     for (int64_t t0 = 0; t0 < p.s;) {
         int64_t n = fixed > 0 ? fixed : 1 + int64_t(rng() % uint64_t(2 * p.w));
         n = std::min(n, p.s - t0);
-        const std::vector<uint8_t> kb = encode_as(append, slice(p.k, p.hkv, total, p.d, t0, t0 + n));
-        const std::vector<uint8_t> vb = encode_as(append, slice(p.v, p.hkv, total, p.d, t0, t0 + n));
-        expect_ok(engram_attention_cache_append(ctx, cache.get(), 0, n, append, kb.data(), vb.data()),
+        // Tensors on the context's backend (device memory on CUDA).
+        const SuiteBuffer kb = upload(ctx, encode_as(append, slice(p.k, p.hkv, total, p.d, t0, t0 + n)));
+        const SuiteBuffer vb = upload(ctx, encode_as(append, slice(p.v, p.hkv, total, p.d, t0, t0 + n)));
+        expect_ok(engram_attention_cache_append(ctx, cache.get(), 0, n, append, kb.get(), vb.get()),
                   "engram_attention_cache_append");
         t0 += n;
     }
@@ -165,13 +166,13 @@ engram_attention_options options_of(const Problem& p) {
 void run_decode(Comparison& cmp, engram_context* ctx, const Case& c) {
     const Problem p = make_problem(c, false);
     CachePtr cache = fill_cache(ctx, c, p);
-    const std::vector<uint8_t> qb = encode_as(p.io, p.q);
-    std::vector<uint8_t> ob(qb.size(), 0xFF);
+    const SuiteBuffer qb = upload(ctx, encode_as(p.io, p.q));
+    SuiteBuffer ob = output(ctx, p.q.size() * engram_dtype_size(p.io));
     const engram_attention_options o = options_of(p);
-    expect_ok(engram_attention_decode(ctx, cache.get(), 0, p.hq, p.io, qb.data(), ob.data(), &o),
+    expect_ok(engram_attention_decode(ctx, cache.get(), 0, p.hq, p.io, qb.get(), ob.get(), &o),
               "engram_attention_decode");
     const RefDecodeOutput ref = engram_test::ref_attention_decode(reference_input(p));
-    cmp.check("out", decode_as(p.io, ob.data(), p.q.size()), ref.out,
+    cmp.check("out", ob.floats(p.io), ref.out,
               attention_decode_bound(p.hq, p.hkv, p.d, p.io, ref), p.d);
 }
 
@@ -179,16 +180,16 @@ void run_prefill(Comparison& cmp, engram_context* ctx, const Case& c) {
     const Problem p = make_problem(c, true);
     CachePtr cache = fill_cache(ctx, c, p);
     const int64_t total = p.s + p.n;
-    const std::vector<uint8_t> qb = encode_as(p.io, p.q);
-    const std::vector<uint8_t> kb = encode_as(p.io, slice(p.k, p.hkv, total, p.d, p.s, total));
-    const std::vector<uint8_t> vb = encode_as(p.io, slice(p.v, p.hkv, total, p.d, p.s, total));
-    std::vector<uint8_t> ob(qb.size(), 0xFF);
+    const SuiteBuffer qb = upload(ctx, encode_as(p.io, p.q));
+    const SuiteBuffer kb = upload(ctx, encode_as(p.io, slice(p.k, p.hkv, total, p.d, p.s, total)));
+    const SuiteBuffer vb = upload(ctx, encode_as(p.io, slice(p.v, p.hkv, total, p.d, p.s, total)));
+    SuiteBuffer ob = output(ctx, p.q.size() * engram_dtype_size(p.io));
     const engram_attention_options o = options_of(p);
-    expect_ok(engram_attention_prefill(ctx, cache.get(), 0, p.hq, p.n, p.io, qb.data(), kb.data(),
-                                       vb.data(), ob.data(), &o),
+    expect_ok(engram_attention_prefill(ctx, cache.get(), 0, p.hq, p.n, p.io, qb.get(), kb.get(), vb.get(),
+                                       ob.get(), &o),
               "engram_attention_prefill");
     const RefDecodeOutput ref = engram_test::ref_attention_prefill(reference_input(p), p.n);
-    cmp.check("out", decode_as(p.io, ob.data(), p.q.size()), ref.out,
+    cmp.check("out", ob.floats(p.io), ref.out,
               attention_prefill_bound(p.hq, p.hkv, p.n, p.d, p.io, ref), p.d);
     // The chunk was appended.
     engram_attention_cache_info info;
