@@ -41,6 +41,8 @@
 #include "qmatmul_cases.hpp"
 #include "registry.hpp"
 #include "runtime_blas.hpp"
+#include "attention_cases.hpp"
+#include "scan_cases.hpp"
 
 #if defined(ENGRAM_BENCH_CUDA)
 #include "cases_cuda.hpp"
@@ -315,6 +317,10 @@ int main(int argc, char** argv) {
     if (cmd == "verify") return run_verify(parse_verify(argc, argv));
     if (cmd == "bench" && argc >= 3 && std::string(argv[2]) == "qmatmul")
         return run_qmatmul_bench(argc, argv, 3);  // its own shapes and baselines
+    // Families with their own timed cases and options (scan_cases.cpp, attention_cases.cpp).
+    if (cmd == "bench" && argc >= 3 && std::string(argv[2]) == "scan") return run_scan_bench(argc, argv, 3);
+    if (cmd == "bench" && argc >= 3 && std::string(argv[2]) == "attention")
+        return run_attention_bench(argc, argv, 3);
     const bool probe_only = cmd == "probe";
     Settings s;
     if (cmd == "bench") {

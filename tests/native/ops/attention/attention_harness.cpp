@@ -5,6 +5,8 @@
 #include <cmath>
 #include <sstream>
 
+#include "attention_tolerance.hpp"
+
 namespace engram_test {
 
 std::string DecodeCase::describe() const {
@@ -122,28 +124,10 @@ RefDecodeOutput reference_decode(const DecodeCase& c, const DecodeData& d) {
     return ref_attention_decode(in);
 }
 
-// f32 error model, u = 2^-24:
-//  - a score is a D-term dot product: |ds| <= (D + 2) u * sum_d |scale q_d k_d|;
-//  - exp(s - m) then carries 2 |ds| (s and the maximum) plus a few ulp of exp;
-//  - the sums over the n kept tokens (l and acc) add n u relative, each;
-// so |out - ref| <= sum_t p_t |v_t| * (4 (D + 2) u max|s| + (2n + 16) u),
-// doubled for slack, plus the final rounding of a 16-bit output.
+// The attention tolerance model (perf/native/suites/attention_tolerance.hpp,
+// shared with the case suite).
 std::vector<double> decode_bound(const DecodeCase& c, const RefDecodeOutput& ref) {
-    const double u = std::ldexp(1.0, -24);
-    const double out_u = c.io == ENGRAM_DTYPE_BF16 ? std::ldexp(1.0, -8)
-                         : c.io == ENGRAM_DTYPE_F16 ? std::ldexp(1.0, -11)
-                                                    : u;
-    const int64_t D = c.head_dim, G = c.q_heads / c.kv_heads;
-    std::vector<double> bound(ref.out.size());
-    for (int64_t h = 0; h < c.q_heads; ++h) {
-        const double n = double(ref.kept[size_t(h / G)]);
-        const double rel = 4.0 * double(D + 2) * u * ref.score_abs[size_t(h)] + (2.0 * n + 16.0) * u;
-        for (int64_t e = 0; e < D; ++e) {
-            const size_t i = size_t(h * D + e);
-            bound[i] = 2.0 * ref.abs_out[i] * rel + std::fabs(ref.out[i]) * out_u + 1e-30;
-        }
-    }
-    return bound;
+    return engram_suite::attention_decode_bound(c.q_heads, c.kv_heads, c.head_dim, c.io, ref);
 }
 
 }  // namespace engram_test

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <tuple>
 
+#include "attention_tolerance.hpp"
 #include "ops/attention/attention_harness.hpp"
 
 using namespace engram_test;
@@ -75,17 +76,8 @@ void check_prefill(DecodeCase c, int64_t cached) {
     in.v.assign(d.v.begin(), d.v.end());
     in.policy = d.policy;
     const RefDecodeOutput ref = ref_attention_prefill(in, n);
-    // decode_bound's model, row by row (row = query head x token).
-    DecodeCase rows = c;
-    rows.q_heads = c.q_heads * n;
-    RefDecodeOutput per_row = ref;
-    std::vector<int64_t> kept(size_t(c.q_heads * n));
-    const int64_t G = c.q_heads / H;
-    for (int64_t h = 0; h < c.q_heads; ++h)
-        for (int64_t i = 0; i < n; ++i) kept[size_t(h * n + i)] = ref.kept[size_t((h / G) * n + i)];
-    per_row.kept = kept;
-    rows.kv_heads = rows.q_heads;  // one "KV head" per row: kept[row]
-    EXPECT_TRUE(all_within("prefill out", out, ref.out, decode_bound(rows, per_row), D));
+    EXPECT_TRUE(all_within("prefill out", out, ref.out,
+                           engram_suite::attention_prefill_bound(c.q_heads, H, n, D, c.io, ref), D));
     // The chunk was appended: a decode now matches the reference over all tokens.
     engram_attention_cache_info info;
     engram_attention_cache_info_init(&info);

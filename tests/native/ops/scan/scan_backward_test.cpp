@@ -16,30 +16,6 @@ struct Upstream {
     std::vector<float> d_o, d_state;  // d_state empty: NULL
 };
 
-double loss(const ScanRefProblem& p, const Upstream& u) {
-    const ScanRefResult r = ref_scan_recurrent(p);
-    double l = 0.0;
-    for (size_t i = 0; i < r.o.size(); ++i) l += double(u.d_o[i]) * r.o[i];
-    for (size_t i = 0; i < u.d_state.size(); ++i) l += double(u.d_state[i]) * r.state[i];
-    return l;
-}
-
-// Central differences of `loss` over every entry of one input.
-std::vector<double> numeric_grad(ScanRefProblem p, const Upstream& u, std::vector<double> ScanRefProblem::*field) {
-    std::vector<double>& x = p.*field;
-    std::vector<double> g(x.size());
-    for (size_t i = 0; i < x.size(); ++i) {
-        const double keep = x[i], h = 1e-5 * std::max(1.0, std::fabs(keep));
-        x[i] = keep + h;
-        const double up = loss(p, u);
-        x[i] = keep - h;
-        const double down = loss(p, u);
-        x[i] = keep;
-        g[i] = (up - down) / (2 * h);
-    }
-    return g;
-}
-
 struct LibGrads {
     std::vector<float> dq, dk, dv, dg, ds0;
 };
@@ -88,11 +64,8 @@ Upstream make_upstream(const ScanSpec& s, bool with_state, uint64_t seed) {
     return u;
 }
 
-// Library gradients against finite differences. The bound is the fp32 error
-// model of scan_harness.hpp applied to the gradient of the same loss on
-// absolute values (every input, upstream gradient and decay positive: that
-// gradient is the sum of |terms| of each entry), plus the differences' own
-// error; the gradient dtype's rounding when it is 16-bit.
+// Library gradients against finite differences of the float64 recurrence,
+// under the scan tolerance model's backward bound (scan_tolerance.hpp).
 void check_backward(Context& ctx, const ScanSpec& s, bool with_state, engram_dtype grad_dtype = ENGRAM_DTYPE_F32) {
     SCOPED_TRACE(s.label());
     ScanData d = make_scan_data(s);
@@ -100,26 +73,13 @@ void check_backward(Context& ctx, const ScanSpec& s, bool with_state, engram_dty
     const Upstream u = make_upstream(s, with_state, s.seed + 17);
     const LibGrads got = run_backward(ctx, d, u, grad_dtype);
     const ScanRefProblem ref = d.ref();
-    ScanRefProblem abs_ref = ref;
-    Upstream abs_u = u;
-    for (auto* v : {&abs_ref.q, &abs_ref.k, &abs_ref.v, &abs_ref.s0})
-        for (double& x : *v) x = std::fabs(x);
-    abs_ref.scale = std::fabs(abs_ref.scale);
-    for (float& x : abs_u.d_o) x = std::fabs(x);
-    for (float& x : abs_u.d_state) x = std::fabs(x);
-    const double terms = double(2 * s.t + 2 * s.k_dim + 2 * s.v_dim + 8);
-    const double eps = std::ldexp(1.0, -24);
-    const double geps = grad_dtype == ENGRAM_DTYPE_BF16 ? std::ldexp(1.0, -8)
-                        : grad_dtype == ENGRAM_DTYPE_F16 ? std::ldexp(1.0, -11) : 0.0;
+    engram_suite::ScanUpstream up;
+    up.d_o.assign(u.d_o.begin(), u.d_o.end());
+    up.d_state.assign(u.d_state.begin(), u.d_state.end());
     auto check = [&](const char* what, const std::vector<float>& lib, std::vector<double> ScanRefProblem::*field,
                      bool rounded) {
-        const std::vector<double> want = numeric_grad(ref, u, field);
-        const std::vector<double> mag = numeric_grad(abs_ref, abs_u, field);
-        std::vector<double> bound(want.size());
-        for (size_t i = 0; i < bound.size(); ++i)
-            bound[i] = 8.0 * terms * eps * std::fabs(mag[i]) + (rounded ? geps * std::fabs(mag[i]) : 0.0) +
-                       1e-7 * (1.0 + std::fabs(mag[i]));
-        EXPECT_TRUE(all_within(what, lib, want, bound));
+        const engram_suite::ScanGradExpect e = engram_suite::scan_gradient(ref, up, field, grad_dtype, rounded);
+        EXPECT_TRUE(all_within(what, lib, e.want, e.bound));
     };
     check("dq", got.dq, &ScanRefProblem::q, true);
     check("dk", got.dk, &ScanRefProblem::k, true);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ops/scan/reference/scan_reference.hpp"
+#include "scan_tolerance.hpp"
 #include "test_util.hpp"
 
 namespace engram_test {
@@ -145,35 +146,13 @@ inline ScanOut run_scan_forward(Context& ctx, const ScanData& d, bool want_state
     return out;
 }
 
-// Error model of the fp32 evaluation: each output is a sum of products whose
-// absolute values the reference on |q|, |k|, |v|, |S0| adds up (the decays
-// are positive); fp32 accumulation over chunks and the state gives an error
-// within a small multiple of eps32 * that sum, growing with the number of
-// terms in one sum (K, the chunk, and the state's chunk-by-chunk updates).
-struct ScanBounds {
-    std::vector<double> o, state;
-};
+// The error-model bounds of the scan family's tolerance model
+// (perf/native/suites/scan_tolerance.hpp, shared with the case suite).
+using engram_suite::ScanBounds;
 
 inline ScanBounds scan_bounds(const ScanData& d) {
-    ScanRefProblem a = d.ref();
-    for (double& x : a.q) x = std::fabs(x);
-    for (double& x : a.k) x = std::fabs(x);
-    for (double& x : a.v) x = std::fabs(x);
-    for (double& x : a.s0) x = std::fabs(x);
-    a.scale = std::fabs(a.scale);
-    const ScanRefResult m = ref_scan_recurrent(a);
-    const ScanSpec& s = d.spec;
-    const int64_t chunk = s.chunk ? s.chunk : ENGRAM_SCAN_DEFAULT_CHUNK;
-    const double terms = double(2 * s.k_dim + 2 * std::min<int64_t>(chunk, s.t) + (s.t + chunk - 1) / chunk + 8);
-    const double eps = std::ldexp(1.0, -24);
-    const engram_dtype od = out_dtype_of(s);
-    const double out_eps = od == ENGRAM_DTYPE_BF16 ? std::ldexp(1.0, -8)
-                           : od == ENGRAM_DTYPE_F16 ? std::ldexp(1.0, -11)
-                                                    : 0.0;
-    ScanBounds b;
-    for (double x : m.o) b.o.push_back(4.0 * terms * eps * x * (1.0 + out_eps) + out_eps * x + 1e-30);
-    for (double x : m.state) b.state.push_back(4.0 * terms * eps * x + 1e-30);
-    return b;
+    const int64_t chunk = d.spec.chunk ? d.spec.chunk : ENGRAM_SCAN_DEFAULT_CHUNK;
+    return engram_suite::scan_forward_bounds(d.ref(), chunk, out_dtype_of(d.spec));
 }
 
 }  // namespace engram_test
