@@ -179,11 +179,15 @@ public static class EngramCli
         var variants = new Option<string?>("--variants") { Description = "engram variants: exact,fused,filtered,fused-filtered (default: all)" };
         var scratch = new Option<string?>("--scratch") { Description = "CPU scratch budgets for extra one-pass fused runs, e.g. 8M,32M,128M (the time/memory curve)" };
         var noPeer = new Option<bool>("--no-peer") { Description = "Skip the PyTorch peer (CPU, f32; run when a python3 with torch exists)" };
-        var op = new Argument<string>("OP") { Description = "The op family to benchmark (engram-bench list): cce" };
+        var op = new Argument<string>("OP") { Description = "The op family to benchmark (engram-bench list): cce, scan, attention, qmatmul" };
+        var benchShape = new Option<string?>("--shape")
+        {
+            Description = "Named dimensions (engram-bench list), e.g. t=8192 for scan; for cce the same as --n/--v/--d",
+        };
         var bench = new Command("bench",
             "Benchmark an op family against the naive method and the machine's limits (runs the native driver engram-bench; " +
             "every case is checked against the float64 reference before it is timed)")
-            { op, backend, n, v, d, dtype, reps, maxReps, budget, jsonFile, quick, from, threads, variants, scratch, noPeer };
+            { op, backend, n, v, d, benchShape, dtype, reps, maxReps, budget, jsonFile, quick, from, threads, variants, scratch, noPeer };
         bench.SetAction(p => BenchCommand.Run(output, new BenchSettings
         {
             Op = p.GetValue(op)!,
@@ -202,6 +206,7 @@ public static class EngramCli
             Variants = p.GetValue(variants),
             Scratch = p.GetValue(scratch),
             Peer = !p.GetValue(noPeer),
+            Shape = p.GetValue(benchShape),
         }));
         return bench;
     }

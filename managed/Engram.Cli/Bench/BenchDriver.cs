@@ -17,19 +17,33 @@ namespace Engram.Cli.Bench;
 /// <param name="Scratch">Comma-separated CPU scratch budgets for extra fused runs, e.g. 8M,64M (null: none).</param>
 /// <param name="MaxReps">Most timed repetitions per case while the spread settles (null: the driver's default).</param>
 /// <param name="BudgetSeconds">Timed seconds per case before it stops repeating (null: the driver's default).</param>
+/// <param name="Shape">Named dimensions for a family other than cce (engram-bench list), e.g. t=8192 (null: the family's default shapes).</param>
 public sealed record BenchRequest(string Backend, long N, long V, long D, string DType, int Reps, string JsonPath,
                                   int? Threads = null, string? Variants = null, string Op = "cce", string? Scratch = null,
-                                  int? MaxReps = null, double? BudgetSeconds = null)
+                                  int? MaxReps = null, double? BudgetSeconds = null, string? Shape = null)
 {
+    /// <summary>CCE's benchmark is rendered here (table, PyTorch peer); the other families' benchmarks print
+    /// their own tables and write their own JSON (docs/bench-json.md), passed through.</summary>
+    public bool IsCce => Op == "cce";
+
     /// <summary>The driver's command line: bench OP --backend B --shape n=N,v=V,d=D --dtype T --reps R [--threads T]
     /// [--variants LIST] --json OUT.</summary>
     public IReadOnlyList<string> Arguments
     {
         get
         {
+            if (!IsCce)
+            {
+                // The family's own dimensions and dtypes (engram-bench bench OP --help): only what every family takes.
+                var family = new List<string> { "bench", Op, "--backend", Backend, "--reps", I(Reps) };
+                if (Shape is { Length: > 0 }) family.AddRange(["--shape", Shape]);
+                if (Threads is > 0) family.AddRange(["--threads", I(Threads.Value)]);
+                family.AddRange(["--json", JsonPath]);
+                return family;
+            }
             var args = new List<string>
             {
-                "bench", Op, "--backend", Backend, "--shape", $"n={I(N)},v={I(V)},d={I(D)}", "--dtype", DType, "--reps", I(Reps),
+                "bench", Op, "--backend", Backend, "--shape", Shape ?? $"n={I(N)},v={I(V)},d={I(D)}", "--dtype", DType, "--reps", I(Reps),
             };
             if (Threads is > 0) args.AddRange(["--threads", I(Threads.Value)]);
             if (Variants is { Length: > 0 }) args.AddRange(["--variants", Variants]);

@@ -54,6 +54,9 @@ public sealed record BenchSettings
     /// <summary>Timed seconds per case before it stops repeating (null: engram-bench's default, 10).</summary>
     public double? BudgetSeconds { get; init; }
 
+    /// <summary>Named dimensions (engram-bench list), e.g. t=8192 for scan; for cce it replaces --n/--v/--d.</summary>
+    public string? Shape { get; init; }
+
     /// <summary>Also time PyTorch's materialised cross-entropy (CPU backend, when a python3 with torch exists).</summary>
     public bool Peer { get; init; } = true;
 
@@ -63,7 +66,7 @@ public sealed record BenchSettings
         N ?? (Quick ? 1024 : DefaultN), V ?? (Quick ? 8192 : DefaultV), D ?? (Quick ? 512 : DefaultD),
         DType, Reps ?? (Quick ? 3 : 5), jsonPath, Threads, Variants, Op, Scratch,
         // Without --reps the driver repeats until the spread settles (up to 20); --reps alone means exactly that many.
-        MaxReps ?? (Reps is null ? DefaultMaxReps : null), BudgetSeconds);
+        MaxReps ?? (Reps is null ? DefaultMaxReps : null), BudgetSeconds, Shape);
 
     /// <summary>The most repetitions per case when neither --reps nor --max-reps is given.</summary>
     public const int DefaultMaxReps = 20;
@@ -116,6 +119,12 @@ public static class BenchCommand
             {
                 output.Fail($"engram-bench exited with code {rc}");
                 return null;
+            }
+            if (!request.IsCce)
+            {
+                // The family's driver printed its table and ran its own peers; its JSON has its own schema.
+                output.Line($"results: {request.JsonPath}");
+                return new BenchReport();
             }
             if (settings.Peer && request.DType == "f32")
                 TorchPeer.MergeInto(request.JsonPath, TorchPeer.Run(request, settings.Threads, output.Error));
