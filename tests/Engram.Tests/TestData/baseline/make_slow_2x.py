@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""quick-slow-2x.json: quick-rerun-1.json (a real quick run) with every engram case's samples
+"""quick-slow-2x.json: quick-quiet-rerun.json (a real quick run on the idle machine) with every engram case's samples
 and times doubled, as if a kernel had become 2x slower; the naive baseline is left as measured.
 The other files here are real runs of build.sh's PERF_QUICK_ARGS on the loaded 2-core machine
 (quick-scalar-isa.json: with ENGRAM_CPU_ISA=scalar, a real 40-60x slowdown of the kernels)."""
@@ -7,9 +7,9 @@ import json
 import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-with open(os.path.join(HERE, "quick-rerun-1.json")) as f:
+with open(os.path.join(HERE, "quick-quiet-rerun.json")) as f:
     run = json.load(f)
-run["derived_from"] = "quick-rerun-1.json with engram cases x2 (make_slow_2x.py)"
+run["derived_from"] = "quick-quiet-rerun.json with engram cases x2 (make_slow_2x.py)"
 for c in run["cases"]:
     if c["impl"] != "engram":
         continue
